@@ -1,0 +1,133 @@
+"""Save and load network weights safely: safetensors plus a JSON model card.
+
+A model is ``arch name + config + weights``. ``save_weights`` writes ``NAME.safetensors`` and a
+card ``NAME.json`` beside it holding the architecture, its config and the weights' sha256, so
+``load_network`` can rebuild the module without any code from the file. Legacy ``.pth``/``.pt``
+files load only through ``torch.load(weights_only=True)``: nothing from a checkpoint executes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from restorekit.errors import WeightsError
+
+CARD_FORMAT = "restorekit-card/1"
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def card_path(weights: str | Path) -> Path:
+    """The model card that belongs to a weights file (same stem, ``.json``)."""
+    return Path(weights).with_suffix(".json")
+
+
+def _atomic_write_bytes(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(module: Any, path: str | Path, *, arch: str, config: dict[str, Any],
+                 card: dict[str, Any] | None = None) -> Path:
+    """Write ``module``'s weights as safetensors and its model card; both atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise WeightsError(f"{path}: weights are saved as .safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    _atomic_write_bytes(path, lambda tmp: save_file(state, tmp, metadata={"arch": arch}))
+    full = {"format": CARD_FORMAT, "arch": arch, "config": config, **(card or {}),
+            "weights": path.name, "sha256": sha256_file(path)}
+    text = json.dumps(full, indent=2, sort_keys=False) + "\n"
+    _atomic_write_bytes(card_path(path), lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
+def read_card(weights: str | Path) -> dict[str, Any] | None:
+    """The card beside ``weights``, or None when there is none."""
+    cp = card_path(weights)
+    if not cp.is_file():
+        return None
+    try:
+        card = json.loads(cp.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{cp}: unreadable model card ({exc})") from None
+    if not isinstance(card, dict) or "arch" not in card:
+        raise WeightsError(f"{cp}: not a restorekit model card (no 'arch')")
+    return card
+
+
+def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str, Any]:
+    """Read a state dict from ``.safetensors`` or a legacy ``.pth``/``.pt`` (weights only)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise WeightsError(f"{path}: sha256 does not match its model card (corrupt or replaced)")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad weights file
+        raise WeightsError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    for key in ("state_dict", "model", "params", "net"):  # common checkpoint wrappers
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: does not hold a state dict")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_weights(module: Any, path: str | Path, *, sha256: str | None = None) -> None:
+    """Load weights into ``module``; any mismatch is one clear :class:`WeightsError`."""
+    state = load_state_dict(path, sha256=sha256)
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or shapes:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected),
+                            ("wrong shape", shapes)):
+            if keys:
+                more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
+                parts.append(f"{label}: {', '.join(keys[:3])}{more}")
+        raise WeightsError(f"{path}: weights do not match {type(module).__name__} ({'; '.join(parts)})")
+    module.load_state_dict(state)
+
+
+def load_network(path: str | Path, **overrides: Any) -> tuple[Any, dict[str, Any]]:
+    """Build the architecture named in the card beside ``path`` and load the weights into it."""
+    from restorekit.restorers.base import build_net
+
+    card = read_card(path)
+    if card is None:
+        raise WeightsError(f"{path}: no model card ({card_path(path).name}) naming its architecture;"
+                           " pass the architecture name explicitly")
+    module = build_net(card["arch"], **{**card.get("config", {}), **overrides})
+    load_weights(module, path, sha256=card.get("sha256"))
+    return module, card
