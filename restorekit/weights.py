@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from restorekit.atomic import atomic_write, atomic_write_text
 from restorekit.errors import WeightsError
 
 CARD_FORMAT = "restorekit-card/1"
@@ -34,17 +33,6 @@ def card_path(weights: str | Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_weights(module: Any, path: str | Path, *, arch: str, config: dict[str, Any],
                  card: dict[str, Any] | None = None) -> Path:
     """Write ``module``'s weights as safetensors and its model card; both atomically."""
@@ -55,11 +43,11 @@ def save_weights(module: Any, path: str | Path, *, arch: str, config: dict[str, 
         raise WeightsError(f"{path}: weights are saved as .safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    _atomic_write_bytes(path, lambda tmp: save_file(state, tmp, metadata={"arch": arch}))
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"arch": arch}))
     full = {"format": CARD_FORMAT, "arch": arch, "config": config, **(card or {}),
             "weights": path.name, "sha256": sha256_file(path)}
     text = json.dumps(full, indent=2, sort_keys=False) + "\n"
-    _atomic_write_bytes(card_path(path), lambda tmp: Path(tmp).write_text(text))
+    atomic_write_text(card_path(path), text)
     return path
 
 
@@ -108,7 +96,8 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None) ->
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    shapes = sorted(k for k in set(own) & set(state)
+                    if tuple(own[k].shape) != tuple(state[k].shape))
     if missing or unexpected or shapes:
         parts = []
         for label, keys in (("missing", missing), ("unexpected", unexpected),
@@ -116,7 +105,8 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None) ->
             if keys:
                 more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
                 parts.append(f"{label}: {', '.join(keys[:3])}{more}")
-        raise WeightsError(f"{path}: weights do not match {type(module).__name__} ({'; '.join(parts)})")
+        raise WeightsError(
+            f"{path}: weights do not match {type(module).__name__} ({'; '.join(parts)})")
     module.load_state_dict(state)
 
 
@@ -126,8 +116,8 @@ def load_network(path: str | Path, **overrides: Any) -> tuple[Any, dict[str, Any
 
     card = read_card(path)
     if card is None:
-        raise WeightsError(f"{path}: no model card ({card_path(path).name}) naming its architecture;"
-                           " pass the architecture name explicitly")
+        raise WeightsError(f"{path}: no model card ({card_path(path).name}) naming its"
+                           " architecture; pass the architecture name explicitly")
     module = build_net(card["arch"], **{**card.get("config", {}), **overrides})
     load_weights(module, path, sha256=card.get("sha256"))
     return module, card

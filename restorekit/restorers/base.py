@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from restorekit.errors import UnknownNameError
+from restorekit.errors import RestorekitError, UnknownNameError
 
 Kind = Literal["classical", "network"]
 
@@ -85,8 +85,8 @@ def register_restorer(
     def deco(cls: type[Restorer]) -> type[Restorer]:
         cls.name = name
         doc = (cls.__doc__ or "").strip().splitlines()
-        _add(Entry(name, "classical", cls, paper, tasks, channels, summary or (doc[0] if doc else ""),
-                   extra))
+        summary_ = summary or (doc[0] if doc else "")
+        _add(Entry(name, "classical", cls, paper, tasks, channels, summary_, extra))
         return cls
 
     return deco
@@ -108,8 +108,9 @@ def register_net(
 
     def deco(cls: type) -> type:
         doc = (cls.__doc__ or "").strip().splitlines()
-        _add(Entry(name, "network", cls, paper, tasks, channels, summary or (doc[0] if doc else ""),
-                   None, dict(defaults or {})))
+        summary_ = summary or (doc[0] if doc else "")
+        _add(Entry(name, "network", cls, paper, tasks, channels, summary_, None,
+                   dict(defaults or {})))
         return cls
 
     return deco
@@ -145,7 +146,10 @@ def build_net(name: str, **config: Any) -> Any:
     entry = get_entry(name)
     if entry.kind != "network":
         raise UnknownNameError(f"{name!r} is a classical method, not a network")
-    return entry.factory(**{**entry.defaults, **config})
+    try:
+        return entry.factory(**{**entry.defaults, **config})
+    except TypeError as exc:
+        raise RestorekitError(f"bad config for network {name!r}: {exc}") from None
 
 
 def load_restorer(name: str, *, weights: str | None = None, device: str | None = None,
@@ -157,7 +161,12 @@ def load_restorer(name: str, *, weights: str | None = None, device: str | None =
     """
     entry = get_entry(name)
     if entry.kind == "classical":
-        return entry.factory(**config)
+        if weights is not None:
+            raise RestorekitError(f"{name!r} is a classical method; weights apply to networks")
+        try:
+            return entry.factory(**config)
+        except TypeError as exc:
+            raise RestorekitError(f"bad option for {name!r}: {exc}") from None
     from restorekit.restorers.network import NetworkRestorer
 
     return NetworkRestorer.from_registry(name, weights=weights, device=device, **config)

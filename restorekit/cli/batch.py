@@ -1,0 +1,84 @@
+"""Run one operation over many files: skip or refuse existing outputs, keep going past bad
+files, and end with a summary naming every failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from restorekit.cli.files import Job
+from restorekit.cli.state import CliState
+from restorekit.errors import RestorekitError
+
+Operation = Callable[[np.ndarray, Any, Path], tuple[np.ndarray, str]]
+
+
+@dataclass
+class BatchResult:
+    """Counts of a batch and the failures with their reasons."""
+
+    done: int = 0
+    skipped: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+
+def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwrite: bool = False,
+              skip_existing: bool = False, verb: str = "restored") -> BatchResult:
+    """Apply ``operation(image, meta, source) -> (result, status)`` to every job.
+
+    Each result is written atomically with the input's format and bit depth. One line per file
+    reports ``status``; a failed file is reported and the batch continues.
+    """
+    from restorekit.io import read_image, write_image
+
+    result = BatchResult()
+    bar = state.progress(jobs, desc=verb.capitalize(), unit="img", leave=False) \
+        if len(jobs) > 1 else jobs
+    for job in bar:
+        if job.error or job.target is None:
+            result.failures.append((job.source, job.error or "no output path"))
+            continue
+        if job.target.exists() and not overwrite:
+            if skip_existing:
+                result.skipped += 1
+                continue
+            result.failures.append((job.source, f"output {job.target} exists (use --overwrite)"))
+            continue
+        try:
+            image, meta = read_image(job.source)
+            out, status = operation(image, meta, job.source)
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            write_image(job.target, out, meta, overwrite=overwrite)
+        except RestorekitError as exc:
+            result.failures.append((job.source, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            if state.debug:
+                raise
+            result.failures.append((job.source, f"internal error: {type(exc).__name__}: {exc}"))
+            continue
+        result.done += 1
+        state.status(f"{job.source} -> {job.target}  {status}".rstrip())
+    _summarise(result, len(jobs), verb, state)
+    return result
+
+
+def _summarise(result: BatchResult, total: int, verb: str, state: CliState) -> None:
+    err = click.get_text_stream("stderr")
+    if result.failures:
+        click.echo(f"restorekit: {verb} {result.done} of {total} files; "
+                   f"{len(result.failures)} failed:", file=err)
+        for path, reason in result.failures:
+            click.echo(f"  {path}: {reason}", file=err)
+    elif not state.quiet and total > 1:
+        skipped = f", {result.skipped} skipped (exist)" if result.skipped else ""
+        click.echo(f"restorekit: {verb} {result.done} of {total} files{skipped}", file=err)

@@ -1,0 +1,83 @@
+"""``restorekit models`` (what is registered) and ``restorekit export`` (ONNX/TorchScript)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from restorekit.cli.options import parse_options
+from restorekit.evaluate.tables import format_table
+
+
+def _model_rows() -> list[dict[str, Any]]:
+    from restorekit.restorers.base import build_net, list_restorers
+
+    try:
+        from restorekit.zoo import shipped_models
+        shipped = shipped_models()
+    except ImportError:
+        shipped = {}
+    rows = []
+    for e in list_restorers():
+        params = None
+        if e.kind == "network":
+            from restorekit.nets.common import count_parameters
+
+            params = count_parameters(build_net(e.name))
+        rows.append({"name": e.name, "kind": e.kind, "params": params,
+                     "tasks": ",".join(e.tasks), "channels": ",".join(map(str, e.channels)),
+                     "weights": ",".join(shipped.get(e.name, [])) or "-",
+                     "needs": e.extra or "", "paper": e.paper, "summary": e.summary})
+    return rows
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--kind", type=click.Choice(["classical", "network"]), help="Only this kind.")
+def models_command(as_json: bool, kind: str | None) -> None:
+    """List every restorer: name, paper, parameters, tasks, channels, shipped weights."""
+    rows = [r for r in _model_rows() if kind in (None, r["kind"])]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        r["params"] = f"{r['params'] / 1e6:.3f}M" if r["params"] else "-"
+    click.echo(format_table(rows, "table", columns=["name", "kind", "params", "tasks",
+                                                    "channels", "weights", "paper"]))
+
+
+@click.command("export")
+@click.argument("name")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False),
+              help="Weights to load (safetensors with card, or legacy .pth).")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
+              help="Architecture config override (repeatable).")
+@click.option("--size", type=click.IntRange(min=8), default=64, show_default=True,
+              help="Side of the example input used for tracing.")
+@click.option("--overwrite", is_flag=True)
+def export_command(name: str, weights: str | None, fmt: str, output: str,
+                   options: tuple[str, ...], size: int, overwrite: bool) -> None:
+    """Export network NAME (with optional --weights) to ONNX or TorchScript."""
+    from pathlib import Path
+
+    from restorekit.errors import ImageWriteError
+    from restorekit.export import export_module
+    from restorekit.restorers.base import build_net
+    from restorekit.weights import load_weights, read_card
+
+    if Path(output).exists() and not overwrite:
+        raise ImageWriteError(f"output {output} exists (use --overwrite)")
+    config = parse_options(options)
+    card = read_card(weights) if weights else None
+    module = build_net(name, **{**(card or {}).get("config", {}), **config})
+    if weights:
+        load_weights(module, weights, sha256=(card or {}).get("sha256"))
+    path = export_module(module, output, fmt, channels=module.in_channels, size=size)
+    click.echo(f"exported {name} to {path} ({fmt})")
+
+
+COMMANDS = [models_command, export_command]

@@ -1,0 +1,1 @@
+"""Evaluation: tables of metrics, comparison figures, sweeps and downstream tasks."""

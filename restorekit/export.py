@@ -1,0 +1,42 @@
+"""Export a network for deployment: ONNX (with dynamic height/width) or TorchScript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from restorekit.atomic import atomic_write
+from restorekit.errors import MissingDependencyError, RestorekitError
+
+EXPORT_FORMATS = ("onnx", "torchscript")
+
+
+def export_module(module: Any, path: str | Path, fmt: str, *, channels: int,
+                  size: int = 64, opset: int = 17) -> Path:
+    """Write ``module`` (eval mode) to ``path`` as ``fmt``, traced on a 1 x channels x size x size
+    example. ONNX gets dynamic batch, height and width axes."""
+    import torch
+
+    if fmt not in EXPORT_FORMATS:
+        raise RestorekitError(f"unknown export format {fmt!r} (choose from onnx, torchscript)")
+    module = module.eval().cpu()
+    example = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0))
+    path = Path(path)
+    if fmt == "torchscript":
+        with torch.no_grad():
+            traced = torch.jit.trace(module, example, check_trace=False)
+        return atomic_write(path, lambda tmp: traced.save(tmp))
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise MissingDependencyError("ONNX export needs the 'onnx' package: "
+                                     "pip install 'restorekit[export]'") from None
+
+    def write(tmp: str) -> None:
+        with torch.no_grad():
+            torch.onnx.export(module, (example,), tmp, input_names=["image"],
+                              output_names=["restored"], opset_version=opset, dynamo=False,
+                              dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                                            "restored": {0: "batch", 2: "height", 3: "width"}})
+
+    return atomic_write(path, write)

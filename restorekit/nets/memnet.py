@@ -1,0 +1,1 @@
+"""Placeholder: architecture being written."""
