@@ -1,0 +1,104 @@
+"""Tests for restorekit.nets.unet (rk-unet): shapes, noise-level map, size, registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from restorekit.nets.common import count_parameters
+from restorekit.nets.unet import RKUNet, estimate_noise_level
+from restorekit.restorers.base import build_net, get_entry
+
+TINY = {"channels": (8, 16, 32), "num_blocks": 1}
+
+
+def tiny(c: int = 1, noise_map: bool = True, **kw: object) -> RKUNet:
+    torch.manual_seed(0)
+    return RKUNet(**{**TINY, **kw}, in_channels=c, out_channels=c, noise_map=noise_map)
+
+
+@pytest.mark.parametrize("c", [1, 3])
+@pytest.mark.parametrize("hw", [(31, 29), (37, 45), (3, 5), (64, 64)])
+def test_shape_preserved(c: int, hw: tuple[int, int]) -> None:
+    x = torch.rand(2, c, *hw)
+    assert tiny(c)(x, 0.1).shape == x.shape
+    assert tiny(c, noise_map=False)(x).shape == x.shape
+
+
+@pytest.mark.parametrize("channels", [(8,), (8, 16), (8, 16, 32, 64)])
+def test_depth_knob(channels: tuple[int, ...]) -> None:
+    net = tiny(channels=channels, num_blocks=[1] * len(channels))
+    x = torch.rand(1, 1, 37, 45)
+    assert net(x, 0.05).shape == x.shape
+
+
+def test_noise_map_changes_output() -> None:
+    net = tiny().eval()
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        assert not torch.allclose(net(x, 0.02), net(x, 0.2))
+
+
+def test_float_and_tensor_sigma_agree() -> None:
+    net = tiny().eval()
+    x = torch.rand(2, 1, 24, 20)
+    with torch.no_grad():
+        both = net(x, torch.tensor([0.05, 0.15]))
+        torch.testing.assert_close(both[:1], net(x[:1], 0.05))
+        torch.testing.assert_close(both[1:], net(x[1:], 0.15))
+        torch.testing.assert_close(net(x, 0.1), net(x, torch.tensor([0.1, 0.1])))
+        torch.testing.assert_close(net(x, 0.1), net(x, torch.tensor(0.1)))
+    with pytest.raises(ValueError):
+        net(x, torch.tensor([0.1, 0.2, 0.3]))
+
+
+def test_sigma_none_uses_estimate() -> None:
+    net = tiny().eval()
+    x = (0.5 + 0.1 * torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        est = estimate_noise_level(F.pixel_unshuffle(x, 2))
+        torch.testing.assert_close(net(x), net(x, est))
+    assert est.item() == pytest.approx(0.1, rel=0.1)
+
+
+def test_noise_map_off_ignores_sigma() -> None:
+    net = tiny(noise_map=False).eval()
+    assert net.accepts_sigma is False and tiny().accepts_sigma is True
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(net(x, 0.02), net(x, 0.2))
+
+
+def test_default_parameter_count_in_target_range() -> None:
+    n = count_parameters(build_net("rk-unet"))
+    assert 500_000 <= n <= 1_500_000
+    assert n == 1_042_976
+
+
+def test_gradients_reach_first_layer() -> None:
+    net = tiny()
+    net(torch.rand(2, 1, 16, 16), 0.1).square().mean().backward()
+    assert net.head.weight.grad.abs().sum() > 0
+
+
+def test_eval_is_deterministic() -> None:
+    net = tiny(3).eval()
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        assert torch.equal(net(x, 0.1), net(x, 0.1))
+
+
+def test_build_from_registry() -> None:
+    entry = get_entry("rk-unet")
+    assert entry.kind == "network" and "denoise" in entry.tasks
+    net = build_net("rk-unet", **{"channels": [8, 16], "num_blocks": 1, "in_channels": 3,
+                                  "out_channels": 3, "noise_map": False})
+    assert net.in_channels == net.out_channels == 3 and not net.accepts_sigma
+
+
+def test_invalid_config_rejected() -> None:
+    with pytest.raises(ValueError):
+        RKUNet(in_channels=1, out_channels=3)
+    with pytest.raises(ValueError):
+        RKUNet(channels=(8, 16), num_blocks=(1, 1, 1))
