@@ -41,6 +41,8 @@ def restore_command(inputs: tuple[str, ...], output: str | None, method: str,
     from restorekit.restorers.base import get_entry, load_restorer
 
     state = get_state()
+    if method != "auto":
+        get_entry(method)  # an unknown name fails once, before any file is read
     jobs = plan_jobs(list(inputs), output, suffix="restored", recursive=recursive)
     config: dict[str, Any] = parse_options(options)
     cache: dict[int, Any] = {}

@@ -21,8 +21,10 @@ from restorekit.errors import RestorekitError, UnknownNameError
 
 Kind = Literal["classical", "network"]
 
-# Imported on the first registry look-up; each registers its methods as a side effect.
-_BUILTIN_MODULES = ("restorekit.restorers.classical", "restorekit.nets")
+# Imported on the first look-up of each kind; each registers its methods as a side effect.
+# Classical names resolve without importing torch (the nets package imports it).
+_BUILTIN_MODULES: dict[str, str] = {"classical": "restorekit.restorers.classical",
+                                    "network": "restorekit.nets"}
 
 
 class Restorer(ABC):
@@ -62,7 +64,7 @@ class Entry:
 
 
 _REGISTRY: dict[str, Entry] = {}
-_loaded = False
+_loaded: set[str] = set()
 
 
 def _add(entry: Entry) -> None:
@@ -116,17 +118,18 @@ def register_net(
     return deco
 
 
-def _ensure_loaded() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in _BUILTIN_MODULES:
-            importlib.import_module(mod)
+def _ensure_loaded(kind: Kind | None = None) -> None:
+    for k, module in _BUILTIN_MODULES.items():
+        if kind in (None, k) and k not in _loaded:
+            _loaded.add(k)
+            importlib.import_module(module)
 
 
 def get_entry(name: str) -> Entry:
     """Look up ``name``; an unknown name raises with the closest known names."""
-    _ensure_loaded()
+    _ensure_loaded("classical")
+    if name not in _REGISTRY:
+        _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -137,7 +140,7 @@ def get_entry(name: str) -> Entry:
 
 def list_restorers(kind: Kind | None = None) -> list[Entry]:
     """Every registered method (optionally of one kind), sorted by name."""
-    _ensure_loaded()
+    _ensure_loaded(kind)
     return sorted((e for e in _REGISTRY.values() if kind in (None, e.kind)), key=lambda e: e.name)
 
 
