@@ -33,9 +33,9 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from restorekit.cli import data, degrade, demo, evaluate, models, noise, restore
+    from restorekit.cli import data, degrade, demo, evaluate, models, noise, restore, train
 
-    for module in (restore, degrade, evaluate, noise, models, demo, data):
+    for module in (restore, degrade, evaluate, noise, models, demo, data, train):
         for command in module.COMMANDS:
             cli.add_command(command)
 

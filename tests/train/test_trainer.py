@@ -1,0 +1,192 @@
+"""The trainer end to end on a tiny folder (real make_dataset + registered nets), the
+optimizers and schedules, and the ``restorekit train`` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from restorekit.errors import RestorekitError
+from restorekit.train.config import load_config, save_config
+from restorekit.train.optim import Schedule, build_optimizer
+from restorekit.train.trainer import LOG_FIELDS, Trainer, train
+
+
+def test_run_writes_config_log_checkpoints_and_weights(make_config) -> None:
+    result = train(make_config(), quiet=True)
+    out = result.out_dir
+    assert result.step == 20 and result.exit_code == 0
+    assert (out / "checkpoints" / "last.pt").is_file()
+    assert (out / "checkpoints" / "best.pt").is_file()
+    saved = load_config(out / "config.toml")
+    assert saved.model.config == {"depth": 3, "channels": 8, "in_channels": 1,
+                                  "out_channels": 1}  # channels filled from data.color
+    assert saved.train.out_dir == str(out)
+
+    with open(out / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == LOG_FIELDS
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20]
+    assert rows[1]["val_psnr"] and not rows[0]["val_psnr"]
+    assert all(math.isfinite(float(r["loss"])) for r in rows)
+
+    card = json.loads((out / "tiny.json").read_text())
+    assert card["arch"] == "dncnn" and card["steps"] == 20
+    assert card["wall_seconds"] >= 0 and card["date"]
+    assert card["val"]["psnr"] == pytest.approx(result.val["psnr"])
+    assert 0 < card["val"]["ssim"] <= 1 and card["val"]["images"] == 2
+    assert card["data"]["train"] == f"folder:{Path(saved.data.root).name}/train"
+    assert card["training"]["train"]["steps"] == 20
+
+    from restorekit.weights import load_network
+
+    net, _ = load_network(result.weights)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                 result.model.state_dict().values(),
+                                                 strict=True))
+
+
+def test_training_reduces_loss_and_improves_val_psnr(make_config) -> None:
+    result = train(make_config(train={"steps": 60, "val_interval": 10, "log_interval": 10,
+                                      "lr": 3e-3}), quiet=True)
+    with open(result.out_dir / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    losses = [float(r["loss"]) for r in rows]
+    psnrs = [float(r["val_psnr"]) for r in rows]
+    assert losses[-1] < 0.5 * losses[0]
+    assert psnrs[-1] > psnrs[0] + 1.0
+    assert result.best_psnr == pytest.approx(max(psnrs), abs=1e-3)
+
+
+def test_sigma_is_fed_to_accepts_sigma_nets(make_config, monkeypatch) -> None:
+    from restorekit.nets.unet import RKUNet
+
+    seen: list[object] = []
+    original = RKUNet.forward
+
+    def spy(self, x, sigma=None):
+        seen.append(sigma)
+        return original(self, x, sigma)
+
+    monkeypatch.setattr(RKUNet, "forward", spy)
+    cfg = make_config(model={"name": "rk-unet", "config": {"channels": [8, 16],
+                                                          "num_blocks": 1}},
+                      train={"steps": 2, "val_interval": 1})
+    train(cfg, quiet=True)
+    train_sigmas = [s for s in seen if isinstance(s, torch.Tensor) and s.numel() == 4]
+    assert len(train_sigmas) == 2
+    assert all(((s > 9 / 255) & (s < 41 / 255)).all() for s in train_sigmas)  # 10-40 on 0-1
+    assert len(seen) == 2 + 2 * 2  # 2 steps + 2 validations of 2 images, all with sigma
+    assert all(s is not None for s in seen)
+
+
+def test_memnet_multi_supervision_trains(make_config) -> None:
+    cfg = make_config(model={"name": "memnet", "config": {"channels": 4, "num_memblocks": 2,
+                                                         "num_resblocks": 1}},
+                      train={"steps": 3, "loss": "multi_supervision",
+                             "loss_options": {"alpha": 0.4}, "val_interval": 0})
+    result = train(cfg, quiet=True)
+    assert result.step == 3 and math.isfinite(result.val["psnr"])
+    with pytest.raises(RestorekitError, match="forward_with_intermediates"):
+        train(make_config("b", train={"loss": "memnet"}), quiet=True)
+
+
+def test_optional_features_run(make_config) -> None:
+    messages: list[str] = []
+    cfg = make_config(train={"steps": 4, "amp": "bf16", "ema": 0.5, "grad_clip": 0.1,
+                             "l2_penalty": 1e-4, "optimizer": "sgd", "momentum": 0.8,
+                             "schedule": "plateau", "schedule_options": {"patience": 1},
+                             "val_interval": 1, "tensorboard": True},
+                      data={"workers": 1})
+    result = Trainer(cfg, log=messages.append).run()
+    assert result.step == 4
+    assert any("CUDA only" in m for m in messages)
+    assert sum("CUDA only" in m for m in messages) == 1
+
+
+def test_bad_model_config_names_valid_keys(make_config) -> None:
+    cfg = make_config(model={"name": "dncnn", "config": {"depht": 3}})
+    with pytest.raises(RestorekitError, match=r"model\.config\.depht.*depth, channels"):
+        train(cfg, quiet=True)
+    from restorekit.restorers.base import list_restorers
+
+    classical = list_restorers("classical")
+    if classical:
+        with pytest.raises(RestorekitError, match="classical"):
+            train(make_config("c", model={"name": classical[0].name}), quiet=True)
+
+
+def test_too_small_dataset_is_explained(make_config) -> None:
+    cfg = make_config(data={"length": 3}, train={"batch_size": 4})
+    with pytest.raises(RestorekitError, match="fewer than one global batch"):
+        train(cfg, quiet=True)
+
+
+def test_schedules() -> None:
+    s = Schedule("cosine", base_lr=1.0, total_steps=12, warmup=2, min_lr=0.1)
+    assert [s.factor(i) for i in (0, 1)] == [0.5, 1.0]
+    assert s.factor(2) == pytest.approx(1.0)
+    assert s.factor(7) == pytest.approx(0.55)
+    assert s.factor(12) == pytest.approx(0.1)
+    step = Schedule("step", base_lr=1.0, total_steps=100, step_size=10, gamma=0.5)
+    assert [step.factor(i) for i in (0, 9, 10, 25)] == [1, 1, 0.5, 0.25]
+    multi = Schedule("multistep", base_lr=2.0, total_steps=100, milestones=[5, 8], gamma=0.1)
+    assert [multi.lr(i) for i in (4, 5, 8)] == pytest.approx([2.0, 0.2, 0.02])
+    assert Schedule("constant", base_lr=0.3, total_steps=5).lr(4) == 0.3
+    with pytest.raises(RestorekitError, match="unknown train.schedule_options.*step_size"):
+        Schedule("step", base_lr=1.0, total_steps=5, milestones=[1])
+
+    plateau = Schedule("plateau", base_lr=1.0, total_steps=10, patience=2, factor=0.5)
+    for metric in (20.0, 21.0, 21.0, 21.0, 21.0, 21.0):
+        plateau.observe(metric)
+    assert plateau.factor(5) == 0.25
+    again = Schedule("plateau", base_lr=1.0, total_steps=10, patience=2, factor=0.5)
+    again.load_state_dict(plateau.state_dict())
+    assert again.factor(5) == 0.25 and again.best == 21.0
+
+
+@pytest.mark.parametrize("name, kind", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+                                        ("sgd", torch.optim.SGD),
+                                        ("adadelta", torch.optim.Adadelta)])
+def test_optimizers(name: str, kind: type) -> None:
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    opt = build_optimizer(params, name, lr=0.1, momentum=0.5, weight_decay=0.01)
+    assert isinstance(opt, kind)
+    assert opt.param_groups[0]["weight_decay"] == 0.01
+    if name == "sgd":
+        assert opt.param_groups[0]["momentum"] == 0.5
+
+
+def test_unknown_optimizer() -> None:
+    with pytest.raises(RestorekitError, match="unknown optimizer"):
+        build_optimizer([torch.nn.Parameter(torch.zeros(1))], "lion", lr=1.0)
+
+
+def test_cli_train_print_config_run_and_resume(make_config, tmp_path: Path) -> None:
+    from restorekit.cli.train import train_command
+
+    cfg = make_config("cli", train={"steps": 4, "val_interval": 0})
+    path = save_config(cfg, tmp_path / "cfg")
+    runner = CliRunner()
+    shown = runner.invoke(train_command, [str(path), "--print-config", "--set", "train.lr=5e-4"])
+    assert shown.exit_code == 0, shown.output
+    assert "lr = 0.0005" in shown.output and "[model]" in shown.output
+
+    bad = runner.invoke(train_command, [str(path), "--set", "train.lrr=1"])
+    assert isinstance(bad.exception, RestorekitError) and "train.lrr" in str(bad.exception)
+
+    first = runner.invoke(train_command, [str(path), "--quiet", "--set", "train.steps=2",
+                                          "--device", "cpu"], standalone_mode=False)
+    assert first.exception is None and first.return_value == 0
+    assert (Path(cfg.train.out_dir) / "tiny.safetensors").is_file()
+    again = runner.invoke(train_command, [str(path), "--quiet", "--resume"],
+                          standalone_mode=False)
+    assert again.exception is None and again.return_value == 0
+    ckpt = torch.load(Path(cfg.train.out_dir) / "checkpoints" / "last.pt", weights_only=True)
+    assert ckpt["step"] == 4
