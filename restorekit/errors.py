@@ -36,3 +36,7 @@ class MissingDependencyError(RestorekitError, ImportError):
 
 class WeightsError(RestorekitError):
     """Weights or a model card do not match the architecture, or fail their checksum."""
+
+
+class InvalidImageError(RestorekitError, ValueError):
+    """An image array cannot be used here (wrong shape, NaN values, too small, mismatched)."""
