@@ -1,0 +1,220 @@
+"""The console command end to end, through a real subprocess: outputs, batches, error lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "restorekit", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=300)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """Assert the process failed with exactly one 'restorekit: error:' line and no traceback."""
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("restorekit: error:"), lines[0]
+    return lines[0]
+
+
+def noisy_png(path: Path, *, rgb: bool = False, sigma: float = 20.0, seed: int = 0) -> np.ndarray:
+    """Write a smooth image plus Gaussian noise as 8-bit PNG; return the clean float image."""
+    y, x = np.mgrid[0:48, 0:56]
+    clean = 0.5 + 0.3 * np.sin(x / 6.0) * np.cos(y / 8.0)
+    if rgb:
+        clean = np.stack([clean, clean[::-1], 1 - clean], axis=-1)
+    noisy = clean + np.random.default_rng(seed).normal(0, sigma / 255, clean.shape)
+    Image.fromarray(np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)).save(path)
+    return clean
+
+
+def test_restore_single_file_reports_estimated_sigma(tmp_path: Path) -> None:
+    src = tmp_path / "noisy.png"
+    noisy_png(src)
+    out = tmp_path / "clean.png"
+    proc = run("restore", str(src), "-o", str(out), "--method", "nlm")
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()
+    assert "sigma=" in proc.stderr and "(estimated)" in proc.stderr
+    assert np.asarray(Image.open(out)).shape == (48, 56)
+
+
+def test_restore_default_output_name_and_given_sigma(tmp_path: Path) -> None:
+    src = tmp_path / "a.png"
+    noisy_png(src, rgb=True)
+    proc = run("restore", str(src), "--method", "gaussian-filter", "--sigma", "20")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "a_restored.png"
+    assert np.asarray(Image.open(out)).shape == (48, 56, 3)
+    assert "sigma=20.00" in proc.stderr and "estimated" not in proc.stderr
+
+
+def test_batch_continues_past_bad_files_and_names_them(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    noisy_png(src / "good1.png")
+    noisy_png(src / "good2.png", seed=1)
+    (src / "empty.png").write_bytes(b"")
+    (src / "text.png").write_text("not an image")
+    (src / "trunc.png").write_bytes((src / "good1.png").read_bytes()[:100])
+    out = tmp_path / "out"
+    proc = run("restore", str(src), "-o", str(out), "--method", "median")
+    assert proc.returncode == 1
+    assert sorted(p.name for p in out.iterdir()) == ["good1.png", "good2.png"]
+    for bad in ("empty.png", "text.png", "trunc.png"):
+        assert bad in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "3 failed" in proc.stderr
+
+
+def test_existing_output_not_overwritten_and_input_never(tmp_path: Path) -> None:
+    src = tmp_path / "x.png"
+    noisy_png(src)
+    before = src.read_bytes()
+    out = tmp_path / "y.png"
+    out.write_bytes(b"keep")
+    proc = run("restore", str(src), "-o", str(out), "--method", "median")
+    assert proc.returncode != 0 and out.read_bytes() == b"keep"
+    assert "--overwrite" in proc.stderr
+    proc = run("restore", str(src), "-o", str(out), "--method", "median", "--overwrite")
+    assert proc.returncode == 0 and out.read_bytes() != b"keep"
+    proc = run("restore", str(src), "-o", str(src), "--method", "median", "--overwrite")
+    assert proc.returncode != 0 and "overwrite an input" in proc.stderr
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("case", ["missing", "zero-byte", "text", "folder-empty"])
+def test_single_bad_input_fails_cleanly(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "bad.png"
+    if case == "zero-byte":
+        path.write_bytes(b"")
+    elif case == "text":
+        path.write_text("hello")
+    elif case == "folder-empty":
+        path = tmp_path / "empty_dir"
+        path.mkdir()
+    out = tmp_path / "o.png"
+    proc = run("restore", str(path), "-o", str(out), "--method", "median")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_unknown_method_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "n.png"
+    noisy_png(src)
+    line = one_error_line(run("restore", str(src), "--method", "nlmm"))
+    assert "nlmm" in line and "nlm" in line
+
+
+def test_unwritable_output_one_line_no_partial(tmp_path: Path) -> None:
+    src = tmp_path / "n.png"
+    noisy_png(src)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    proc = run("restore", str(src), "-o", str(blocker / "out.png"), "--method", "median")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert str(src) in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "n.png"]
+
+
+def test_missing_optional_package_gives_install_hint(tmp_path: Path) -> None:
+    fake = tmp_path / "fake"
+    (fake / "bm3d").mkdir(parents=True)
+    (fake / "bm3d" / "__init__.py").write_text("raise ImportError('simulated missing bm3d')\n")
+    src = tmp_path / "n.png"
+    noisy_png(src)
+    proc = run("restore", str(src), "--method", "bm3d",
+               env={"PYTHONPATH": f"{fake}{os.pathsep}{REPO}"})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "pip install" in proc.stderr and "bm3d" in proc.stderr
+    assert not (tmp_path / "n_restored.png").exists()
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    proc = run("--debug", "restore", str(tmp_path / "missing.png"), "-o",
+               str(tmp_path / "o.png"), "--method", "nlmm")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_usage_error_one_line() -> None:
+    line = one_error_line(run("restore", "--no-such-flag", "x.png"))
+    assert "--no-such-flag" in line
+
+
+def test_degrade_spec_seed_and_bad_spec(tmp_path: Path) -> None:
+    src = tmp_path / "c.png"
+    noisy_png(src, sigma=0)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    for out in (a, b):
+        proc = run("degrade", str(src), "-o", str(out), "--spec",
+                   "mask:lower-half+salt-pepper:amount=0.2", "--seed", "3")
+        assert proc.returncode == 0, proc.stderr
+    assert a.read_bytes() == b.read_bytes()
+    arr = np.asarray(Image.open(a)).astype(float)
+    assert arr[:24].std() > 0
+    line = one_error_line(run("degrade", str(src), "-o", str(tmp_path / "z.png"),
+                              "--spec", "gausian:sigma=5"))
+    assert "gausian" in line
+    assert not (tmp_path / "z.png").exists()
+
+
+def test_evaluate_formats(tmp_path: Path) -> None:
+    ref = tmp_path / "ref.png"
+    noisy_png(ref, sigma=0)
+    img = tmp_path / "img.png"
+    noisy_png(img, sigma=10)
+    proc = run("evaluate", "--ref", str(ref), str(img), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert rows[0]["image"].endswith("img.png") and 20 < rows[0]["psnr"] < 40
+    assert 0 < rows[0]["ssim"] < 1
+    csv = run("evaluate", "--ref", str(ref), str(img), "--format", "csv").stdout
+    assert csv.splitlines()[0] == "image,psnr,ssim"
+    md = run("evaluate", "--ref", str(ref), str(img), "--format", "md").stdout
+    assert md.startswith("| image | psnr | ssim |")
+
+
+def test_estimate_noise_reports_sigma(tmp_path: Path) -> None:
+    img = tmp_path / "n.png"
+    noisy_png(img, sigma=20)
+    proc = run("estimate-noise", str(img), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    sigma = json.loads(proc.stdout)[0]["sigma"]
+    assert 14 < sigma < 26
+
+
+def test_models_json_lists_classical_and_networks() -> None:
+    proc = run("models", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert rows["bm3d"]["kind"] == "classical" and rows["bm3d"]["needs"] == "bm3d"
+    assert rows["dncnn"]["kind"] == "network" and rows["dncnn"]["params"] > 100_000
+
+
+def test_demo_writes_figure_and_table(tmp_path: Path) -> None:
+    out = tmp_path / "demo.png"
+    proc = run("demo", "-o", str(out), "--size", "48", "-m", "median", "-m", "tv",
+               "--format", "csv", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("image,degradation,method,psnr,ssim")
+    assert len(lines) == 1 + 2 * 4 * 3  # 2 images x 4 degradations x (input + 2 methods)
+    grid = np.asarray(Image.open(out))
+    assert grid.ndim == 3 and grid.shape[1] >= 4 * 48
+    assert proc.stderr == ""
