@@ -12,6 +12,13 @@ from restorekit.cli.batch import run_batch
 from restorekit.cli.files import plan_jobs
 from restorekit.cli.options import parse_options
 from restorekit.cli.state import get_state
+from restorekit.train.distributed import dist_info, shard
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 @click.command("restore")
@@ -44,6 +51,14 @@ def restore_command(inputs: tuple[str, ...], output: str | None, method: str,
     if method != "auto":
         get_entry(method)  # an unknown name fails once, before any file is read
     jobs = plan_jobs(list(inputs), output, suffix="restored", recursive=recursive)
+    cluster = dist_info()
+    if cluster.distributed:
+        # Under torchrun each rank takes every world-th file; outputs that exist are skipped so
+        # a killed job resumes where it stopped.
+        jobs = shard(jobs, cluster.rank, cluster.world)
+        skip_existing = skip_existing or not overwrite
+        if device == "auto":
+            device = f"cuda:{cluster.local_rank}" if _cuda_available() else "cpu"
     config: dict[str, Any] = parse_options(options)
     cache: dict[int, Any] = {}
 
