@@ -36,6 +36,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine_info import cpu_model, default_data  # noqa: E402  (benchmarks/ is on sys.path)
+
 from restorekit.degrade import degrade  # noqa: E402
 from restorekit.evaluate.tables import format_table  # noqa: E402
 from restorekit.io import read_image  # noqa: E402
@@ -47,20 +49,8 @@ OUT = REPO / "docs" / "benchmarks" / "classical.md"
 PUBLISHED_BM3D = {15: 32.37, 25: 29.97, 50: 26.72}
 
 
-def default_data() -> Path:
-    env = os.environ.get("RESTOREKIT_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
-
-
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import scipy
     import skimage
 

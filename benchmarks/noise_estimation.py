@@ -40,6 +40,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine_info import cpu_model  # noqa: E402  (benchmarks/ is on sys.path)
+
 from restorekit.evaluate.tables import format_table  # noqa: E402
 from restorekit.io import read_image  # noqa: E402
 from restorekit.noise_estimation import (  # noqa: E402
@@ -206,14 +208,7 @@ def synthetic_nlf(images: list[tuple[str, np.ndarray]], seed: int) -> list[dict[
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import scipy
     import skimage
 

@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from machine_info import cpu_model  # noqa: E402  (benchmarks/ is on sys.path)
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "benchmarks" / "tiling_memory.md"
 LIMIT_GB = 3.0
@@ -111,14 +113,7 @@ def run_case(megapixels: float, budget_mb: float, tile: int | None, threads: int
 
 
 def machine(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import torch
 
     mem = ""
