@@ -267,9 +267,35 @@ def estimate_sigma_per_channel(image: np.ndarray) -> list[float]:
     """Gaussian noise std of each colour channel, on the 0-255 scale.
 
     Weak-texture-patch PCA (Liu, Tanaka & Okutomi, IEEE TIP 2013) per channel; see the module
-    docstring for the details and the clipping behaviour. Needs at least ~32x32 pixels.
+    docstring for the details and the clipping behaviour. Channels too small for that (under
+    ~32x32 pixels, e.g. MNIST digits) fall back to Donoho's MAD rule on the finest diagonal Haar
+    band, which is rougher but never refuses an image of at least 2x2 pixels.
     """
-    return [255.0 * math.sqrt(_weak_texture_variance(ch)) for ch in _channels(image)]
+    return [255.0 * math.sqrt(_small_image_variance(ch) if _too_small(ch, _PATCH)
+                              else _weak_texture_variance(ch)) for ch in _channels(image)]
+
+
+def _too_small(ch: np.ndarray, p: int) -> bool:
+    try:
+        _check_size(ch, p)
+    except InvalidImageError:
+        return True
+    return False
+
+
+def _small_image_variance(ch: np.ndarray) -> float:
+    """Donoho & Johnstone's MAD estimate, ``median(|HH|) / 0.6745``, squared.
+
+    ``HH = (a - b - c + d) / 2`` over 2x2 cells is orthonormal, so it keeps the noise's std while
+    cancelling smooth content.
+    """
+    h, w = (ch.shape[0] // 2) * 2, (ch.shape[1] // 2) * 2
+    if h == 0 or w == 0:
+        raise InvalidImageError(f"image of {ch.shape[0]}x{ch.shape[1]} pixels is too small "
+                                "for noise estimation (needs at least 2x2)")
+    c = ch[:h, :w].astype(np.float64)
+    hh = (c[0::2, 0::2] - c[0::2, 1::2] - c[1::2, 0::2] + c[1::2, 1::2]) / 2
+    return float(np.median(np.abs(hh)) / 0.6745) ** 2
 
 
 def estimate_sigma(image: np.ndarray) -> float:
