@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -378,13 +377,10 @@ def test_folder_dataset_end_to_end(tmp_path: Path) -> None:
     assert batch["input"].shape == (6, 1, 16, 16) and batch["sigma"].shape == (6,)
 
 
-def test_real_train400_is_fast(dataset) -> None:
+def test_real_train400_loads_and_batches(dataset) -> None:
     ds = make_dataset("folder", dataset("train400"), patch_size=40,
                       degradation="gaussian:sigma=0-55", augment=["flip", "rot90"], length=512)
     assert len(ds.source) == 400 and ds.source.images.used == 400 * 180 * 180
     ds[0]
-    start = time.perf_counter()
-    batches = list(DataLoader(ds, batch_size=128))
-    elapsed = time.perf_counter() - start
+    batches = list(DataLoader(ds, batch_size=128))  # speed: benchmarks/train_throughput.py
     assert len(batches) == 4 and batches[0]["input"].shape == (128, 1, 40, 40)
-    assert elapsed < 10  # typically ~0.1 s: a generous bound for a loaded 2-core machine

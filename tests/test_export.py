@@ -1,0 +1,217 @@
+"""Export to ONNX (dynamic batch/height/width) and TorchScript: outputs match PyTorch; the CLI.
+
+Known limitations these tests pin down (see the xfail reasons):
+
+- nets that pad to a multiple (``pad_to_multiple``: rk-unet, mnist-dae, cnn-cnn, dsc10, ...)
+  are traced; with the default 64x64 example no padding happens, so the padding branch is not
+  recorded and the exported graph only accepts H, W that are multiples of ``net.multiple``.
+  Tracing on an example that needs padding (``size=67``) records it and the graph takes any size.
+- ``cnn-lstm`` draws rows in a Python loop and adaptive-pools a dynamic size: ONNX export fails,
+  and a TorchScript trace unrolls the loop for the traced height only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from restorekit.errors import RestorekitError
+from restorekit.export import export_module
+from restorekit.restorers.base import build_net
+from restorekit.weights import load_network, save_weights
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+REPO = Path(__file__).resolve().parents[1]
+TOL = 1e-4
+
+#: Small configs of registered nets that export. Any-size nets accept every H, W as exported.
+ANY_SIZE: dict[str, dict[str, Any]] = {
+    "dncnn": {"depth": 3, "channels": 8},
+    "rednet": {"num_layers": 6, "features": 8},
+    "memnet": {"channels": 8, "num_memblocks": 1, "num_resblocks": 1},
+    "sidd-ae": {"features": 16, "bottleneck": 8},
+}
+#: Nets that pad H, W to ``net.multiple`` inside forward.
+PADDED: dict[str, dict[str, Any]] = {
+    "rk-unet": {"channels": (8, 16, 32), "num_blocks": 1, "noise_map": False},
+    "mnist-dae": {"features": (8, 16)},
+    "cnn-cnn": {"features": (8, 16)},
+}
+ALL = {**ANY_SIZE, **PADDED}
+
+
+def make(name: str) -> torch.nn.Module:
+    """A seeded small instance of ``name`` in eval mode."""
+    torch.manual_seed(0)
+    return build_net(name, **ALL.get(name, {})).eval()
+
+
+def rand(c: int, h: int, w: int, n: int = 1, seed: int = 1) -> torch.Tensor:
+    return torch.rand(n, c, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def export_quiet(net: torch.nn.Module, path: Path, fmt: str, **kw: Any) -> Path:
+    """``export_module`` without the tracer's warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return export_module(net, path, fmt, channels=net.in_channels, **kw)
+
+
+def run_onnx(path: Path, x: torch.Tensor) -> np.ndarray:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["image"]
+    assert [o.name for o in sess.get_outputs()] == ["restored"]
+    return sess.run(None, {"image": x.numpy()})[0]
+
+
+def torch_out(net: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return net(x).numpy()
+
+
+def assert_close(got: np.ndarray, ref: np.ndarray) -> None:
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_onnx_matches_torch_at_traced_and_other_sizes(name: str, tmp_path: Path) -> None:
+    net = make(name)
+    path = export_quiet(net, tmp_path / f"{name}.onnx", "onnx")  # traced at 1 x C x 64 x 64
+    assert path.is_file()
+    c = net.in_channels
+    for x in (rand(c, 64, 64), rand(c, 48, 80, n=2, seed=2)):  # other batch, H and W
+        assert_close(run_onnx(path, x), torch_out(net, x))
+
+
+@pytest.mark.parametrize("name", list(ANY_SIZE))
+def test_onnx_any_size_nets_take_odd_sizes(name: str, tmp_path: Path) -> None:
+    net = make(name)
+    path = export_quiet(net, tmp_path / f"{name}.onnx", "onnx")
+    x = rand(net.in_channels, 37, 53)
+    assert_close(run_onnx(path, x), torch_out(net, x))
+
+
+@pytest.mark.parametrize("name", list(PADDED))
+def test_onnx_padded_nets_traced_on_odd_size_take_any_size(name: str, tmp_path: Path) -> None:
+    net = make(name)
+    path = export_quiet(net, tmp_path / f"{name}.onnx", "onnx", size=67)
+    for x in (rand(net.in_channels, 37, 53), rand(net.in_channels, 64, 64)):
+        assert_close(run_onnx(path, x), torch_out(net, x))
+
+
+@pytest.mark.xfail(strict=True, reason="export_module traces on 64x64 (a multiple of every "
+                   "net's padding multiple), so pad_to_multiple's padding is not recorded and "
+                   "the ONNX graph rejects (or mis-shapes) H, W that need padding")
+def test_onnx_padded_net_default_export_takes_odd_sizes(tmp_path: Path) -> None:
+    net = make("rk-unet")
+    path = export_quiet(net, tmp_path / "rk-unet.onnx", "onnx")
+    x = rand(net.in_channels, 37, 53)
+    assert_close(run_onnx(path, x), torch_out(net, x))
+
+
+@pytest.mark.parametrize("name", ["dncnn", "rk-unet", "memnet"])
+def test_torchscript_matches_torch(name: str, tmp_path: Path) -> None:
+    net = make(name)
+    path = export_quiet(net, tmp_path / f"{name}.pt", "torchscript")
+    loaded = torch.jit.load(str(path)).eval()
+    for x in (rand(net.in_channels, 64, 64), rand(net.in_channels, 48, 80, n=2, seed=2)):
+        with torch.no_grad():
+            got = loaded(x).numpy()
+        assert_close(got, torch_out(net, x))
+
+
+def test_unknown_format_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RestorekitError, match="unknown export format"):
+        export_module(make("dncnn"), tmp_path / "x.tflite", "tflite", channels=1)
+    assert not (tmp_path / "x.tflite").exists()
+
+
+CNN_LSTM = {"hidden_size": 16, "num_layers": 2, "thought_dim": 8}
+
+
+def test_cnn_lstm_onnx_export_fails_and_leaves_no_file(tmp_path: Path,
+                                                       capfd: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """Documented limitation: the CNN-LSTM cannot be exported to ONNX (dynamic adaptive pool
+    size, Python row loop); the failure leaves no partial file."""
+    net = build_net("cnn-lstm", **CNN_LSTM).eval()
+    out = tmp_path / "cnn-lstm.onnx"
+    with pytest.raises(Exception, match="adaptive_avg_pool2d"):  # noqa: PT011
+        export_quiet(net, out, "onnx")
+    capfd.readouterr()  # the exporter dumps its graph to stdout; keep the log clean
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.xfail(strict=True, reason="the CNN-LSTM's row loop is unrolled by tracing: the "
+                   "TorchScript module only reproduces the traced height")
+def test_cnn_lstm_torchscript_other_height(tmp_path: Path) -> None:
+    net = build_net("cnn-lstm", **CNN_LSTM).eval()
+    path = export_quiet(net, tmp_path / "cnn-lstm.pt", "torchscript", size=28)
+    loaded = torch.jit.load(str(path)).eval()
+    x28 = rand(1, 28, 28)
+    with torch.no_grad():
+        assert_close(loaded(x28).numpy(), torch_out(net, x28))  # the traced size works
+        x = rand(1, 40, 28)
+        assert_close(loaded(x).numpy(), torch_out(net, x))
+
+
+# -- the CLI end to end -----------------------------------------------------------------------
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "restorekit", *args], capture_output=True,
+                          text=True, env=env, timeout=180)
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    """Saved small dncnn weights with their model card."""
+    return save_weights(make("dncnn"), tmp_path / "dncnn.safetensors", arch="dncnn",
+                        config=ANY_SIZE["dncnn"])
+
+
+def test_cli_export_onnx_uses_weights_and_refuses_overwrite(weights: Path,
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "dncnn.onnx"
+    proc = cli("export", "dncnn", "--weights", str(weights), "--format", "onnx", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file() and "exported dncnn" in proc.stdout
+    net, _ = load_network(weights)  # the card's config (depth 3, 8 channels), not the default
+    x = rand(1, 40, 56)
+    assert_close(run_onnx(out, x), torch_out(net.eval(), x))
+
+    before = out.read_bytes()
+    proc = cli("export", "dncnn", "--weights", str(weights), "--format", "onnx", "-o", str(out))
+    assert proc.returncode != 0
+    assert "exists" in proc.stderr and "--overwrite" in proc.stderr
+    assert out.read_bytes() == before
+
+    proc = cli("export", "dncnn", "--weights", str(weights), "--format", "onnx", "-o", str(out),
+               "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert_close(run_onnx(out, x), torch_out(net, x))
+
+
+def test_cli_export_torchscript(weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dncnn.pt"
+    proc = cli("export", "dncnn", "--weights", str(weights), "--format", "torchscript",
+               "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    net, _ = load_network(weights)
+    x = rand(1, 64, 64)
+    with torch.no_grad():
+        assert_close(torch.jit.load(str(out))(x).numpy(), torch_out(net.eval(), x))
