@@ -36,11 +36,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from machine_info import cpu_model  # noqa: E402  (benchmarks/ is on sys.path)
+
 OUT = REPO / "docs" / "benchmarks" / "nets.md"
 SIZES = (256, 1024)
 SKIP_SECONDS = 3.0
 THREADS = 2
 REPEATS = 3
+CASE_TIMEOUT_S = 75.0  # a 1024x1024 case still running after this is reported as timed out
+BUDGET_S = 300.0  # wall-clock budget: later 1024x1024 cases are skipped once it is spent
 
 
 class MacCounter:
@@ -147,11 +152,14 @@ def run_case(name: str, size: int) -> dict[str, Any]:
             "forward_mib": (peak - base) / 1024}
 
 
-def spawn(name: str, size: int) -> dict[str, Any]:
-    """Run :func:`run_case` in a fresh interpreter and parse its JSON answer."""
+def spawn(name: str, size: int, timeout: float | None = None) -> dict[str, Any] | None:
+    """Run :func:`run_case` in a fresh interpreter and parse its JSON answer (None: timeout)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(THREADS)}
-    proc = subprocess.run([sys.executable, __file__, "--case", name, str(size)], env=env,
-                          capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--case", name, str(size)], env=env,
+                              capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
     if proc.returncode != 0:
         raise RuntimeError(f"{name} at {size}: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -161,12 +169,8 @@ def machine() -> str:
     """A one-line description of the CPU, RAM and software."""
     import torch
 
-    cpu = platform.processor() or "unknown CPU"
+    cpu = cpu_model()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
         mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
         ram = f", {mem_kib / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
@@ -205,7 +209,9 @@ def render(rows: list[dict[str, Any]], started: float, cmd: str) -> str:
         small, big = r["cases"].get(256), r["cases"].get(1024)
         if big is None:
             est = small["best_s"] * 16
-            t_big = f"skipped (est. {est:.0f} s)"
+            why = ("time budget; " if r.get("budget_skip") else
+                   f"timed out after {CASE_TIMEOUT_S:.0f} s; " if r.get("timeout") else "")
+            t_big = f"skipped ({why}est. {est:.0f} s)"
             mem_big = peak_big = "-"
         else:
             t_big = fmt_s(big["best_s"])
@@ -232,7 +238,10 @@ def render(rows: list[dict[str, Any]], started: float, cmd: str) -> str:
         f"- **s**: CPU forward time, `torch.set_num_threads({THREADS})`, "
         "`torch.inference_mode()`, batch 1, one warm-up pass then the best of "
         f"{REPEATS} timed passes. A net slower than {SKIP_SECONDS:.0f} s at 256x256 is not run "
-        "at 1024x1024; its estimate is 16x (the pixel ratio) the 256x256 time.",
+        "at 1024x1024; its estimate is 16x (the pixel ratio) the 256x256 time. To keep the run "
+        f"short, 1024x1024 cases are also skipped once {BUDGET_S / 60:.0f} min have passed "
+        "(marked `time budget`), and a 1024x1024 case still running after "
+        f"{CASE_TIMEOUT_S:.0f} s (warm-up + {REPEATS} passes) is stopped (marked `timed out`).",
         "- **fwd MiB**: peak memory the forward pass adds. Each (net, size) case runs in a fresh "
         "subprocess; after the imports, building the net and allocating the input, the process's "
         "peak resident set size (`resource.getrusage(RUSAGE_SELF).ru_maxrss`) is read as the "
@@ -273,7 +282,13 @@ def main() -> None:
             small = row["cases"].get(256)
             if size == 1024 and small is not None and small["best_s"] > SKIP_SECONDS:
                 break
-            case = spawn(name, size)
+            if size == 1024 and time.time() - started > BUDGET_S:
+                row["budget_skip"] = True
+                break
+            case = spawn(name, size, CASE_TIMEOUT_S if size == 1024 else None)
+            if case is None:
+                row["timeout"] = True
+                break
             row["cases"][size] = case
             print(f"{name:14s} {size:5d}  {case['best_s']:8.3f} s  "
                   f"{case['forward_mib']:8.0f} MiB  macs={case['macs']}", flush=True)

@@ -11,14 +11,27 @@ from restorekit.errors import MissingDependencyError, RestorekitError
 EXPORT_FORMATS = ("onnx", "torchscript")
 
 
+#: Default trace size. Odd on purpose: nets that pad to a multiple only record their padding
+#: branch when the example needs padding; traced on a multiple, the graph rejects other sizes.
+TRACE_SIZE = 67
+
+
 def export_module(module: Any, path: str | Path, fmt: str, *, channels: int,
-                  size: int = 64, opset: int = 17) -> Path:
+                  size: int = TRACE_SIZE, opset: int = 17) -> Path:
     """Write ``module`` (eval mode) to ``path`` as ``fmt``, traced on a 1 x channels x size x size
-    example. ONNX gets dynamic batch, height and width axes."""
+    example. ONNX gets dynamic batch, height and width axes.
+
+    Nets whose control flow depends on the input size beyond padding (the CNN-LSTM draws one
+    row per step) set ``exportable = False`` and are refused: a trace would only work at the
+    traced size.
+    """
     import torch
 
     if fmt not in EXPORT_FORMATS:
         raise RestorekitError(f"unknown export format {fmt!r} (choose from onnx, torchscript)")
+    if not getattr(module, "exportable", True):
+        raise RestorekitError(f"{type(module).__name__} cannot be exported: its forward loops "
+                              "over image rows, so a traced graph would only fit the traced size")
     module = module.eval().cpu()
     example = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0))
     path = Path(path)

@@ -56,8 +56,8 @@ def models_command(as_json: bool, kind: str | None) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
               help="Architecture config override (repeatable).")
-@click.option("--size", type=click.IntRange(min=8), default=64, show_default=True,
-              help="Side of the example input used for tracing.")
+@click.option("--size", type=click.IntRange(min=8), default=67, show_default=True,
+              help="Side of the example input used for tracing (odd, so padding is traced).")
 @click.option("--overwrite", is_flag=True)
 def export_command(name: str, weights: str | None, fmt: str, output: str,
                    options: tuple[str, ...], size: int, overwrite: bool) -> None:

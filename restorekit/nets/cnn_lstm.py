@@ -122,6 +122,9 @@ class CnnLstm(nn.Module):
     - L2 weight decay (Sec. 4.2.5) and the RMSE loss (Eq. 15) belong to training, not here.
     """
 
+    #: Tracing would unroll the row loop for one height only (see restorekit.export).
+    exportable = False
+
     def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 28,
                  thought_dim: int = 100, hidden_size: int = 128, num_layers: int = 5,
                  dropout: float = 0.25, teacher_forcing: bool = False) -> None:
