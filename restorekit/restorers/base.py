@@ -48,6 +48,22 @@ class Restorer(ABC):
         return self.restore(image, sigma=sigma)
 
 
+def as_input_image(image: Any, *, min_side: int = 1) -> np.ndarray:
+    """``image`` as a float32 HxW or HxWxC array for a restorer: integers scaled to [0, 1],
+    floats kept as they are (noisy inputs may leave [0, 1]); anything else is one clear error."""
+    a = np.asarray(image)
+    if a.dtype.kind in "ui":
+        a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
+    elif a.dtype.kind == "b":
+        a = a.astype(np.float32)
+    elif a.dtype.kind != "f":
+        raise RestorekitError(f"cannot restore an array of dtype {a.dtype}")
+    if a.ndim not in (2, 3) or min(a.shape[:2]) < min_side or (a.ndim == 3 and a.shape[2] < 1):
+        raise RestorekitError(f"expected an HxW or HxWxC image of at least {min_side}x{min_side}"
+                              f" pixels, got shape {a.shape}")
+    return a.astype(np.float32, copy=False)
+
+
 @dataclass(frozen=True)
 class Entry:
     """What the registry knows about one method."""

@@ -16,12 +16,11 @@ and BM3D (the optional ``bm3d`` extra) only inside :meth:`BM3D.restore`.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from restorekit.errors import MissingDependencyError, RestorekitError
-from restorekit.restorers.base import Restorer, register_restorer
+from restorekit.restorers.base import Restorer, as_input_image, register_restorer
 
 __all__ = [
     "BM3D",
@@ -35,20 +34,6 @@ __all__ = [
     "Wavelet",
     "low_rank_denoise",
 ]
-
-
-def _as_image(image: Any) -> np.ndarray:
-    """``image`` as a float32 HxW or HxWxC array (not clipped: noisy inputs may leave [0, 1])."""
-    a = np.asarray(image)
-    if a.dtype.kind in "ui":
-        a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
-    elif a.dtype.kind == "b":
-        a = a.astype(np.float32)
-    elif a.dtype.kind != "f":
-        raise RestorekitError(f"cannot restore an array of dtype {a.dtype}")
-    if a.ndim not in (2, 3) or a.shape[0] < 2 or a.shape[1] < 2 or (a.ndim == 3 and a.shape[2] < 1):
-        raise RestorekitError(f"expected an HxW or HxWxC image, got shape {a.shape}")
-    return a.astype(np.float32, copy=False)
 
 
 def _finish(out: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -67,7 +52,7 @@ class _Classical(Restorer):
     last_sigma: float | None = None
 
     def restore(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
-        img = _as_image(image)
+        img = as_input_image(image, min_side=2)
         s = self._sigma(img, sigma) if self.uses_sigma else 0.0
         self.last_sigma = s if self.uses_sigma else None
         if self.uses_sigma and s == 0.0:

@@ -28,7 +28,7 @@ from torch import nn
 
 from restorekit.device import resolve_device
 from restorekit.errors import RestorekitError, WeightsError
-from restorekit.restorers.base import Restorer, build_net, get_entry
+from restorekit.restorers.base import Restorer, as_input_image, build_net, get_entry
 from restorekit.restorers.tiling import (
     Progress,
     activation_bytes_per_pixel,
@@ -43,17 +43,8 @@ RESTORER_OPTIONS = ("tile", "tile_overlap", "memory_budget_mb", "progress", "bat
 
 
 def _as_image(image: Any) -> np.ndarray:
-    """``image`` as a float32 HxW or HxWxC numpy array (integers scaled to [0, 1])."""
-    a = np.asarray(image)
-    if a.dtype.kind in "ui":
-        a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
-    elif a.dtype.kind == "b":
-        a = a.astype(np.float32)
-    elif a.dtype.kind != "f":
-        raise RestorekitError(f"cannot restore an array of dtype {a.dtype}")
-    if a.ndim not in (2, 3) or min(a.shape[:2]) < 1 or (a.ndim == 3 and a.shape[2] < 1):
-        raise RestorekitError(f"expected an HxW or HxWxC image, got shape {a.shape}")
-    a = a.astype(np.float32, copy=False)
+    """``image`` as a float32 array torch can wrap without copying twice."""
+    a = as_input_image(image)
     if not a.flags.writeable or any(st < 0 for st in a.strides):
         a = a.copy()  # torch.from_numpy wants a writeable array with positive strides
     return a
