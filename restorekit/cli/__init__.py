@@ -33,9 +33,19 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from restorekit.cli import data, degrade, demo, evaluate, models, noise, restore, train
+    from restorekit.cli import (
+        data,
+        degrade,
+        demo,
+        evaluate,
+        models,
+        noise,
+        restore,
+        sweep,
+        train,
+    )
 
-    for module in (restore, degrade, evaluate, noise, models, demo, data, train):
+    for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -218,3 +218,24 @@ def test_demo_writes_figure_and_table(tmp_path: Path) -> None:
     grid = np.asarray(Image.open(out))
     assert grid.ndim == 3 and grid.shape[1] >= 4 * 48
     assert proc.stderr == ""
+
+
+def test_benchmark_and_sweep_commands_end_to_end(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for i in range(2):
+        noisy_png(folder / f"{i}.png", sigma=0, seed=i)
+    proc = run("benchmark", "-m", "median", "-d", "gaussian:sigma=25", "--dataset", str(folder),
+               "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["restorer"]: r for r in json.loads(proc.stdout)}
+    assert rows["median"]["psnr"] > rows["(input)"]["psnr"]
+    line = one_error_line(run("benchmark", "-m", "nope", "-d", "gaussian:sigma=25",
+                              "--dataset", str(folder)))
+    assert "nope" in line
+    plot = tmp_path / "sweep.png"
+    proc = run("sweep", "-m", "identity", "--spec", "gaussian:sigma={}", "--values", "5,25",
+               str(folder), "--format", "json", "--plot", str(plot))
+    assert proc.returncode == 0, proc.stderr
+    psnrs = [r["psnr"] for r in json.loads(proc.stdout)]
+    assert psnrs[0] > psnrs[1] and plot.is_file()

@@ -1,0 +1,133 @@
+"""``restorekit benchmark``, ``restorekit sweep`` and ``restorekit plot-loss``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from restorekit.cli.state import get_state
+from restorekit.errors import RestorekitError
+from restorekit.evaluate.tables import FORMATS, format_table
+
+
+def _progress(desc: str) -> Callable[[Iterable[Any]], Iterable[Any]]:
+    """A progress-bar wrapper for the evaluation loops (silent with --quiet)."""
+    state = get_state()
+    return lambda items: state.progress(list(items), desc=desc, leave=False)
+
+
+def _parse_values(text: str) -> list[float | int]:
+    values: list[float | int] = []
+    for raw in text.split(","):
+        raw = raw.strip()
+        try:
+            num = float(raw)
+        except ValueError:
+            raise click.BadParameter(f"{raw!r} is not a number", param_hint="--values") from None
+        values.append(int(num) if num.is_integer() and "." not in raw else num)
+    return values
+
+
+def _sweep_images(inputs: tuple[str, ...]) -> list[Path]:
+    from restorekit.cli.files import expand_inputs
+
+    files = [p for p, _ in expand_inputs(list(inputs))]
+    if not files:
+        raise RestorekitError("no images found in " + ", ".join(inputs))
+    return files
+
+
+@click.command("benchmark")
+@click.option("--method", "-m", "methods", multiple=True, required=True,
+              help="Restorer to evaluate (repeatable).")
+@click.option("--degradation", "-d", "degradations", multiple=True, required=True,
+              help='Degradation spec, e.g. "gaussian:sigma=25" (repeatable).')
+@click.option("--dataset", "datasets", multiple=True, required=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="Folder of clean images (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
+@click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Use only the first N images of each dataset.")
+@click.option("--per-image", is_flag=True, help="Print one row per image instead of means.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also write a bar chart of mean PSNR as PNG.")
+def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
+                      datasets: tuple[str, ...], seed: int, y_channel: bool, crop_border: int,
+                      limit: int | None, per_image: bool, fmt: str, plot: str | None) -> int:
+    """Mean PSNR/SSIM/seconds of every --method on every --degradation of every --dataset.
+
+    The degraded input is scored as "(input)". Noise is seeded per image and degradation, so
+    numbers are comparable across runs and methods.
+    """
+    from restorekit.evaluate.benchmark import run_benchmark, summarize
+
+    named: dict[str, str] = {}
+    for d in datasets:
+        name = Path(d).resolve().name or d
+        if name in named:
+            name = d
+        named[name] = d
+    rows = run_benchmark(list(methods), list(degradations), named, seed=seed,
+                         y_channel=y_channel, crop_border=crop_border, limit=limit,
+                         progress=_progress("Benchmark"))
+    summary = summarize(rows)
+    click.echo(format_table(rows if per_image else summary, fmt))
+    if plot:
+        from restorekit.evaluate.report import plot_benchmark
+
+        plot_benchmark(summary, plot)
+        get_state().status(f"wrote {plot}")
+    return 0
+
+
+@click.command("sweep")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--method", "-m", required=True, help="Restorer to evaluate.")
+@click.option("--spec", required=True, help='Degradation template, e.g. "gaussian:sigma={}".')
+@click.option("--values", "values_text", required=True, help="Comma-separated, e.g. 5,15,25,50.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
+@click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also write PSNR (restored and input) against the value as PNG.")
+def sweep_command(images: tuple[str, ...], method: str, spec: str, values_text: str, seed: int,
+                  y_channel: bool, crop_border: int, fmt: str, plot: str | None) -> int:
+    """Mean PSNR/SSIM of --method on IMAGES (files or folders) for each of --values in --spec."""
+    from restorekit.evaluate.sweep import sweep
+
+    values = _parse_values(values_text)
+    rows = sweep(method, spec, values, _sweep_images(images), seed=seed, y_channel=y_channel,
+                 crop_border=crop_border, include_input=True, progress=_progress("Sweep"))
+    click.echo(format_table(rows, fmt))
+    if plot:
+        from restorekit.evaluate.report import plot_sweep
+
+        plot_sweep(rows, "value", ["psnr", "input_psnr"], plot, title=f"{method}: {spec}")
+        get_state().status(f"wrote {plot}")
+    return 0
+
+
+@click.command("plot-loss")
+@click.argument("log_csv", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="PNG file to write.")
+def plot_loss_command(log_csv: str, output: str) -> int:
+    """Plot loss vs step of a training LOG_CSV with a fitted a + b ln(step) trend."""
+    from restorekit.evaluate.report import plot_loss_curve
+
+    fit = plot_loss_curve(log_csv, output)
+    if fit is not None:
+        click.echo(f"trend: loss = {fit[0]:.6g} {'+' if fit[1] >= 0 else '-'} "
+                   f"{abs(fit[1]):.6g} ln(step)")
+    get_state().status(f"wrote {output}")
+    return 0
+
+
+COMMANDS = [benchmark_command, sweep_command, plot_loss_command]
