@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from restorekit.degrade import parse_spec
+from restorekit.degrade import list_degradations, parse_spec
 from restorekit.errors import SpecError
 
 SETTINGS = settings(
@@ -42,24 +42,15 @@ BOX = st.one_of(
 KERNEL = st.sampled_from(["nearest", "bilinear", "bicubic", "nearest|bicubic"])
 
 
+#: Every registered step name (inputs for the generators, so new steps get fuzzed too).
+STEP_NAMES = sorted(info.name for info in list_degradations())
+
+
 @st.composite
 def step(draw: st.DrawFn) -> tuple[str, str]:
     """One valid step and its effect on the range: "clips", "keeps" or "breaks"."""
     kind = draw(
-        st.sampled_from(
-            [
-                "gaussian",
-                "poisson",
-                "nlf",
-                "salt-pepper",
-                "speckle",
-                "mask",
-                "box-noise",
-                "jpeg",
-                "resample",
-                "identity",
-            ]
-        )
+        st.sampled_from(STEP_NAMES)
     )
     if kind in ("gaussian", "poisson", "speckle", "nlf"):
         args = {
@@ -162,16 +153,7 @@ def test_valid_specs_on_torch_batches(spec: tuple[str, bool], seed: int, mask_fi
 
 
 TOKENS = [
-    "gaussian",
-    "poisson",
-    "nlf",
-    "salt-pepper",
-    "speckle",
-    "mask",
-    "box-noise",
-    "jpeg",
-    "resample",
-    "identity",
+    *STEP_NAMES,
     "sigma",
     "peak",
     "b1",
