@@ -20,6 +20,8 @@ _LAZY = {
     "load_restorer": "restorekit.restorers",
     "list_restorers": "restorekit.restorers",
     "restore": "restorekit.api",
+    "restore_task": "restorekit.api",
+    "make_restorer": "restorekit.api",
     "psnr": "restorekit.metrics",
     "ssim": "restorekit.metrics",
     "estimate_sigma": "restorekit.noise_estimation",

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from restorekit.errors import RestorekitError
 from restorekit.restorers.base import Restorer, get_entry, load_restorer
 
 #: Classical fallbacks for ``method="auto"``, best first; the first one importable wins.
 AUTO_FALLBACKS = ("bm3d", "nlm")
+#: What ``restore_task`` can do.
+TASKS = ("denoise", "jpeg", "sr", "inpaint")
+SR_SCALES = (2, 3, 4)
 
 
 @dataclass
@@ -36,27 +41,82 @@ def _bm3d_available() -> bool:
     return importlib.util.find_spec("bm3d") is not None
 
 
-def resolve_method(method: str | None, channels: int = 1) -> str:
-    """Turn ``"auto"``/None into a concrete registered method name for ``channels``."""
-    if method not in (None, "", "auto"):
-        get_entry(method)  # raises a clear error for unknown names
-        return method
+def _zoo() -> Any:
+    """The zoo module, or None when this install ships no weights."""
     try:
-        from restorekit.zoo import default_model  # shipped weights, when present
-    except ImportError:
-        default_model = None
-    if default_model is not None:
-        name = default_model("denoise", channels)
-        if name:
-            return name
+        import restorekit.zoo as zoo
+    except ImportError:  # pragma: no cover - the zoo is part of restorekit
+        return None
+    return zoo
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise RestorekitError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+
+
+def check_method(method: str) -> None:
+    """Raise one clear error unless ``method`` names a shipped model, a registered method or
+    ``ARCH@WEIGHTS`` (a registered network with a weights file)."""
+    if method in (None, "", "auto"):
+        return
+    name, _, weights = method.partition("@")
+    zoo = _zoo()
+    if not weights and zoo is not None and name in zoo.zoo_models():
+        return
+    get_entry(name)  # raises with suggestions for unknown names
+    if weights and not Path(weights).is_file():
+        raise RestorekitError(f"{method}: weights file {weights!r} not found")
+
+
+def resolve_method(method: str | None, channels: int = 1, task: str = "denoise",
+                   scale: int | None = None) -> str | None:
+    """Turn ``"auto"``/None into a concrete method for ``task`` on ``channels``-channel images.
+
+    Auto picks the shipped model for the task, else (denoising only) BM3D when installed, else
+    non-local means. For other tasks without a shipped model it returns None.
+    """
+    _check_task(task)
+    if method not in (None, "", "auto"):
+        check_method(method)
+        return method
+    zoo = _zoo()
+    name = zoo.default_model(task, channels, scale) if zoo is not None else None
+    if name:
+        return name
+    if task != "denoise":
+        return None
     return AUTO_FALLBACKS[0] if _bm3d_available() else AUTO_FALLBACKS[-1]
 
 
+def task_models(task: str) -> list[str]:
+    """Method names usable for ``task``: shipped models first, then registered methods."""
+    _check_task(task)
+    from restorekit.restorers.base import list_restorers
+
+    zoo = _zoo()
+    shipped = [m.name for m in zoo.zoo_models().values() if m.task == task] if zoo else []
+    registered = [e.name for e in list_restorers() if task in e.tasks]
+    return shipped + registered
+
+
 def make_restorer(method: str | None = "auto", *, channels: int = 1, weights: str | None = None,
-                  device: str | None = None, **options: Any) -> Restorer:
-    """Build a :class:`Restorer` once (the CLI reuses it across a batch)."""
-    return load_restorer(resolve_method(method, channels), weights=weights, device=device,
-                         **options)
+                  device: str | None = None, task: str = "denoise", **options: Any) -> Restorer:
+    """Build a :class:`Restorer` once (the CLI reuses it across a batch).
+
+    ``method`` is ``auto``, a shipped model (``restorekit models``), a registered method, or
+    ``ARCH@WEIGHTS``.
+    """
+    name = resolve_method(method, channels, task)
+    if name is None:
+        raise RestorekitError(f"no {task} model is shipped yet; pass a network and its weights "
+                              f"(--model ARCH --weights FILE)")
+    name, _, at_weights = name.partition("@")
+    weights = weights or at_weights or None
+    zoo = _zoo()
+    if weights is None and zoo is not None and name in zoo.zoo_models():
+        return zoo.load_zoo_restorer(name, device=device, **options)
+    return load_restorer(name, weights=weights, device=device, **options)
 
 
 def restore_with_info(image: np.ndarray, restorer: Restorer,
@@ -76,19 +136,126 @@ def restore_with_info(image: np.ndarray, restorer: Restorer,
     return out, info
 
 
-def restore(image: np.ndarray, method: str | None = "auto", *, sigma: float | None = None,
+def _image_channels(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else int(image.shape[-1])
+
+
+def _check_mask(mask: Any, image: np.ndarray) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
+        m = m[..., 0]
+    if m.shape != image.shape[:2]:
+        raise RestorekitError(f"the mask is {m.shape[1]}x{m.shape[0]} but the image is "
+                              f"{image.shape[1]}x{image.shape[0]}")
+    m = m > (0.5 if m.dtype.kind == "f" else 0)
+    if not m.any():
+        raise RestorekitError("the mask marks no missing pixels (white/non-zero = missing)")
+    return m
+
+
+def _inpaint_classical(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Biharmonic inpainting (scikit-image): smooth fill of the masked pixels."""
+    from skimage.restoration import inpaint_biharmonic
+
+    out = inpaint_biharmonic(image, mask, channel_axis=-1 if image.ndim == 3 else None)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None = "auto",
+                 sigma: float | None = None, scale: int | None = None, mask: Any = None,
+                 weights: str | None = None, device: str | None = None,
+                 cache: dict[Any, Restorer] | None = None,
+                 **options: Any) -> tuple[np.ndarray, RestoreInfo]:
+    """Restore ``image`` for one task and say how; the engine behind ``restorekit restore``.
+
+    ``cache`` (a dict the caller keeps) reuses restorers across calls, so a batch loads each
+    model once.
+
+    - ``denoise``: the shipped denoiser for the image's channels (sigma estimated unless given),
+      or any method named by ``model``;
+    - ``jpeg``: remove JPEG blocking with a deblocking model;
+    - ``sr``: upscale by ``scale`` (2, 3 or 4): bicubic, refined by a super-resolution model when
+      one is shipped or named (the VDSR/MemNet protocol: the net restores the bicubic upscale);
+    - ``inpaint``: fill the pixels where ``mask`` (HxW, non-zero = missing) is set, by
+      biharmonic interpolation or a named network; a shipped inpainter made for one image size
+      (the MNIST lower-half model) runs without a mask on images of that size.
+    """
+    from restorekit.io import to_float32
+
+    _check_task(task)
+    image = to_float32(np.asarray(image))
+    channels = _image_channels(image)
+    start = time.perf_counter()
+
+    def build(name: str | None) -> Restorer:
+        key = (task, channels, name, weights, device)
+        if cache is not None and key in cache:
+            return cache[key]
+        restorer = make_restorer(name, channels=channels, weights=weights, device=device,
+                                 task=task, **options)
+        if cache is not None:
+            cache[key] = restorer
+        return restorer
+
+    if task in ("denoise", "jpeg"):
+        restorer = build(model)
+        out, info = restore_with_info(image, restorer, sigma=sigma if task == "denoise" else None)
+    elif task == "sr":
+        if scale not in SR_SCALES:
+            raise RestorekitError(f"super-resolution needs a scale of 2, 3 or 4, not {scale}")
+        from restorekit.degrade.resample import upscale
+
+        image = np.clip(upscale(image, scale, "bicubic"), 0.0, 1.0).astype(np.float32)
+        name = resolve_method(model, channels, "sr", scale) if weights is None else model
+        if name is None:
+            out, info = image, RestoreInfo(method="bicubic", extra={
+                "note": "no super-resolution model is shipped yet: bicubic interpolation only"})
+        else:
+            out, info = restore_with_info(image, build(name))
+        info.extra["scale"] = scale
+    else:
+        out, info = _inpaint(image, model, mask, weights=weights, build=build)
+    info.extra["task"] = task
+    info.seconds = time.perf_counter() - start
+    return out, info
+
+
+def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | None,
+             build: Any) -> tuple[np.ndarray, RestoreInfo]:
+    channels = _image_channels(image)
+    if mask is None:
+        zoo = _zoo()
+        name = resolve_method(model, channels, "inpaint") if weights is None else model
+        shipped = zoo.zoo_models().get(name or "") if zoo is not None else None
+        size = tuple(shipped.card["zoo"].get("image_size", ())) if shipped else ()
+        if not (name and (weights or (size and tuple(image.shape[:2]) == size))):
+            raise RestorekitError("inpainting needs a mask (--mask FILE: white/non-zero = "
+                                  "missing)")
+        return restore_with_info(image, build(name))
+    m = _check_mask(mask, image)
+    if model in (None, "", "auto", "biharmonic"):
+        return _inpaint_classical(image, m), RestoreInfo(method="biharmonic",
+                                                         extra={"missing": int(m.sum())})
+    holed = image.copy()
+    holed[m] = 0.0
+    out, info = restore_with_info(holed, build(model))
+    out = np.where(m[..., None] if image.ndim == 3 else m, out, image).astype(np.float32)
+    info.extra["missing"] = int(m.sum())
+    return out, info
+
+
+def restore(image: np.ndarray, method: str | None = "auto", *, task: str = "denoise",
+            sigma: float | None = None, scale: int | None = None, mask: Any = None,
             weights: str | None = None, device: str | None = None, **options: Any) -> np.ndarray:
-    """Restore a float image in [0, 1] (HxW or HxWx3) and return one of the same shape.
+    """Restore a float image in [0, 1] (HxW or HxWxC) for ``task`` (see :func:`restore_task`).
+
+    The result has the input's shape (``scale`` times larger for ``task="sr"``).
 
     >>> import numpy as np, restorekit
     >>> noisy = np.clip(0.5 + np.random.default_rng(0).normal(0, 0.1, (32, 32)), 0, 1)
     >>> restorekit.restore(noisy.astype(np.float32), method="gaussian-filter").shape
     (32, 32)
     """
-    from restorekit.io import to_float32
-
-    image = to_float32(np.asarray(image))
-    channels = 1 if image.ndim == 2 else image.shape[-1]
-    restorer = make_restorer(method, channels=channels, weights=weights, device=device, **options)
-    out, _ = restore_with_info(image, restorer, sigma=sigma)
+    out, _ = restore_task(image, task, model=method, sigma=sigma, scale=scale, mask=mask,
+                          weights=weights, device=device, **options)
     return out

@@ -15,6 +15,24 @@ from restorekit.cli.state import get_state
 from restorekit.train.distributed import dist_info, shard
 
 
+def _is_network(method: str) -> bool:
+    """Whether ``method`` will run a network (auto does, wherever the zoo ships one)."""
+    from restorekit.restorers.base import get_entry
+
+    name = method.partition("@")[0]
+    if method == "auto":
+        try:
+            from restorekit.zoo import zoo_models
+
+            return bool(zoo_models())
+        except ImportError:  # pragma: no cover
+            return False
+    try:
+        return get_entry(name).kind == "network"
+    except KeyError:  # a shipped model name
+        return True
+
+
 def _cuda_available() -> bool:
     import torch
 
@@ -25,8 +43,16 @@ def _cuda_available() -> bool:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", help="Output file (one input) or folder. Default: NAME_restored.EXT"
               " beside each input.")
+@click.option("-t", "--task", type=click.Choice(["denoise", "jpeg", "sr", "inpaint"]),
+              default="denoise", show_default=True,
+              help="denoise (Gaussian/real noise), jpeg (deblocking), sr (upscale by --scale), "
+                   "inpaint (fill --mask).")
 @click.option("-m", "--method", "--model", "method", default="auto", show_default=True,
-              help="Restorer name (see `restorekit models`); auto picks the best available.")
+              help="A shipped model or registered method (see `restorekit models`), or "
+                   "ARCH@WEIGHTS; auto picks the best available for the task.")
+@click.option("--scale", type=click.Choice(["2", "3", "4"]), help="Upscaling factor for --task sr.")
+@click.option("--mask", "mask_path", type=click.Path(dir_okay=False),
+              help="Mask image for --task inpaint: white/non-zero pixels are missing.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a network method.")
 @click.option("--sigma", type=click.FloatRange(min=0), help="Noise level (0-255 scale); "
               "estimated from each image when omitted.")
@@ -39,17 +65,29 @@ def _cuda_available() -> bool:
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never inputs).")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists.")
-def restore_command(inputs: tuple[str, ...], output: str | None, method: str,
-                    weights: str | None, sigma: float | None, tile: int | None,
-                    tile_overlap: int, device: str, options: tuple[str, ...], recursive: bool,
-                    overwrite: bool, skip_existing: bool) -> int:
-    """Restore INPUTS (files, folders or glob patterns) and write the results."""
-    from restorekit.api import resolve_method, restore_with_info
-    from restorekit.restorers.base import get_entry, load_restorer
+def restore_command(inputs: tuple[str, ...], output: str | None, task: str, method: str,
+                    scale: str | None, mask_path: str | None, weights: str | None,
+                    sigma: float | None, tile: int | None, tile_overlap: int, device: str,
+                    options: tuple[str, ...], recursive: bool, overwrite: bool,
+                    skip_existing: bool) -> int:
+    """Restore INPUTS (files, folders or glob patterns) and write the results.
+
+    With no option, each image goes through the shipped denoiser for its colour mode and the
+    estimated noise level is printed.
+    """
+    from restorekit.api import check_method, restore_task
 
     state = get_state()
-    if method != "auto":
-        get_entry(method)  # an unknown name fails once, before any file is read
+    check_method(method)  # an unknown name fails once, before any file is read
+    if task == "sr" and scale is None:
+        raise click.UsageError("--task sr needs --scale 2, 3 or 4")
+    mask = None
+    if mask_path is not None:
+        if task != "inpaint":
+            raise click.UsageError("--mask applies to --task inpaint")
+        from restorekit.degrade.mask import read_mask
+
+        mask = read_mask(mask_path)
     jobs = plan_jobs(list(inputs), output, suffix="restored", recursive=recursive)
     cluster = dist_info()
     if cluster.distributed:
@@ -60,23 +98,18 @@ def restore_command(inputs: tuple[str, ...], output: str | None, method: str,
         if device == "auto":
             device = f"cuda:{cluster.local_rank}" if _cuda_available() else "cpu"
     config: dict[str, Any] = parse_options(options)
-    cache: dict[int, Any] = {}
-
-    def restorer_for(channels: int) -> Any:
-        if channels not in cache:
-            name = resolve_method(method, channels)
-            tiling = ({"tile": tile, "tile_overlap": tile_overlap}
-                      if get_entry(name).kind == "network" else {})
-            cache[channels] = load_restorer(name, weights=weights, device=device, **tiling,
-                                            **config)
-        return cache[channels]
+    config.update({"tile": tile, "tile_overlap": tile_overlap} if _is_network(method) else {})
+    cache: dict[Any, Any] = {}
 
     def operation(image: np.ndarray, meta: Any, source: Path) -> tuple[np.ndarray, str]:
-        channels = 1 if image.ndim == 2 else image.shape[-1]
-        out, info = restore_with_info(image, restorer_for(channels), sigma=sigma)
+        out, info = restore_task(image, task, model=method, sigma=sigma,
+                                 scale=int(scale) if scale else None, mask=mask,
+                                 weights=weights, device=device, cache=cache, **config)
         how = f"method={info.method}"
         if info.sigma is not None:
             how += f" sigma={info.sigma:.2f}" + (" (estimated)" if info.sigma_estimated else "")
+        if "note" in info.extra:
+            how += f" ({info.extra['note']})"
         return out, f"{how} {info.seconds:.2f}s"
 
     return run_batch(jobs, operation, state, overwrite=overwrite, skip_existing=skip_existing,

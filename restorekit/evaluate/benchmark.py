@@ -67,14 +67,14 @@ def load_images(source: DatasetSpec, *, limit: int | None = None
 
 
 def _check_restorers(restorers: Sequence[str]) -> None:
-    from restorekit.restorers.base import get_entry
+    from restorekit.api import check_method
 
     if not restorers:
         raise RestorekitError("no restorer given")
     if len(set(restorers)) != len(restorers):
         raise RestorekitError(f"restorer listed twice: {list(restorers)}")
     for name in restorers:
-        get_entry(name)  # UnknownNameError with suggestions
+        check_method(name)  # UnknownNameError with suggestions
 
 
 def run_benchmark(
@@ -91,14 +91,15 @@ def run_benchmark(
 ) -> list[dict[str, Any]]:
     """One row per dataset image x degradation x restorer (``"(input)"`` first).
 
-    Row keys: dataset, image, degradation, restorer, psnr, ssim, seconds. ``datasets`` maps a
+    ``restorers`` are shipped model names, registered methods, or ``ARCH@WEIGHTS`` (a network
+    with its weights file). Row keys: dataset, image, degradation, restorer, psnr, ssim,
+    seconds. ``datasets`` maps a
     name to a folder or a list of files/arrays; ``limit`` keeps the first N images of each.
     Bad names, specs or empty datasets raise :class:`RestorekitError` before any work.
     """
-    from restorekit.api import restore_with_info
+    from restorekit.api import make_restorer, restore_with_info
     from restorekit.degrade import degrade, parse_spec
     from restorekit.metrics import psnr, ssim
-    from restorekit.restorers.base import load_restorer
 
     _check_restorers(restorers)
     if not degradations:
@@ -107,7 +108,7 @@ def run_benchmark(
     if not datasets:
         raise RestorekitError("no dataset given")
     loaded = {name: load_images(src, limit=limit) for name, src in datasets.items()}
-    models = {name: load_restorer(name) for name in restorers}
+    models = {name: make_restorer(name) for name in restorers}
 
     work = [(ds, i, name, img) for ds, imgs in loaded.items()
             for i, (name, img) in enumerate(imgs)]

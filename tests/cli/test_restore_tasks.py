@@ -1,0 +1,88 @@
+"""``restorekit restore`` out of the box: the shipped denoiser by default, and --task."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "restorekit", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def smooth(h: int = 48, w: int = 56) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    return 0.5 + 0.3 * np.sin(x / 6.0) * np.cos(y / 8.0)
+
+
+def test_no_flags_runs_the_shipped_denoiser_and_prints_sigma(tmp_path: Path) -> None:
+    clean = smooth()
+    write_png(tmp_path / "in.png", clean + np.random.default_rng(0).normal(0, 20 / 255,
+                                                                          clean.shape))
+    proc = run("restore", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "method=rk-unet-gray-blind" in proc.stderr and "(estimated)" in proc.stderr
+    out = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255
+    noisy = np.asarray(Image.open(tmp_path / "in.png"), dtype=np.float32) / 255
+    assert np.abs(out - clean).mean() < 0.6 * np.abs(noisy - clean).mean()
+
+
+def test_sr_task_writes_an_upscaled_image(tmp_path: Path) -> None:
+    write_png(tmp_path / "small.png", smooth(16, 20))
+    proc = run("restore", str(tmp_path / "small.png"), "--task", "sr", "--scale", "2",
+               "-o", str(tmp_path / "big.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(tmp_path / "big.png").size == (40, 32)
+
+
+def test_inpaint_task_with_mask_file(tmp_path: Path) -> None:
+    clean = smooth()
+    holed = clean.copy()
+    holed[10:20, 10:20] = 0
+    write_png(tmp_path / "holed.png", holed)
+    mask = np.zeros(clean.shape, np.uint8)
+    mask[10:20, 10:20] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    proc = run("restore", str(tmp_path / "holed.png"), "--task", "inpaint", "--mask",
+               str(tmp_path / "mask.png"), "-o", str(tmp_path / "filled.png"))
+    assert proc.returncode == 0, proc.stderr
+    out = np.asarray(Image.open(tmp_path / "filled.png"), dtype=np.float32) / 255
+    assert np.abs(out[10:20, 10:20] - clean[10:20, 10:20]).mean() < 0.05
+
+
+def test_task_usage_errors_are_one_line(tmp_path: Path) -> None:
+    write_png(tmp_path / "a.png", smooth())
+    for args, text in ((("--task", "sr"), "--scale"),
+                       (("--mask", str(tmp_path / "a.png")), "--task inpaint")):
+        proc = run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), *args)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert len(lines) == 1 and text in lines[0], proc.stderr
+        assert not (tmp_path / "b.png").exists()
+    # A per-image failure is reported in the batch summary, naming the file.
+    proc = run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
+               "--task", "inpaint")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "a.png: inpainting needs a mask" in proc.stderr
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_models_marks_shipped_weights() -> None:
+    proc = run("models", "--json")
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert "rk-unet-gray-blind" in rows["rk-unet"]["weights"]
+    assert rows["bm3d"]["weights"] == "-"

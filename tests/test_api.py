@@ -1,0 +1,101 @@
+"""The Python API: task dispatch, method names (shipped, registered, ARCH@WEIGHTS), errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import restorekit
+from restorekit.api import check_method, make_restorer, restore_task, task_models
+from restorekit.errors import RestorekitError, UnknownNameError
+from restorekit.metrics import psnr
+
+
+def noisy(image: np.ndarray, sigma: float = 25.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (image + rng.normal(0, sigma / 255, image.shape)).astype(np.float32)
+
+
+def test_default_restore_uses_the_shipped_denoiser(gray_image: np.ndarray) -> None:
+    out, info = restore_task(noisy(gray_image))
+    assert info.method == "rk-unet-gray-blind" and info.sigma_estimated
+    assert 15 < info.sigma < 35
+    assert psnr(out, gray_image) > 30
+    assert np.array_equal(restorekit.restore(noisy(gray_image)), out)
+
+
+def test_colour_image_gets_a_denoiser_too(rgb_image: np.ndarray) -> None:
+    out, info = restore_task(noisy(rgb_image))
+    assert out.shape == rgb_image.shape and info.method == "rk-unet-gray-blind"
+    assert psnr(out, rgb_image) > psnr(np.clip(noisy(rgb_image), 0, 1), rgb_image) + 6
+
+
+def test_sr_upscales_and_says_when_no_model_refines(gray_image: np.ndarray) -> None:
+    out, info = restore_task(gray_image, "sr", scale=3)
+    assert out.shape == (gray_image.shape[0] * 3, gray_image.shape[1] * 3)
+    assert info.extra["scale"] == 3 and info.extra["task"] == "sr"
+    if info.method == "bicubic":
+        assert "no super-resolution model" in info.extra["note"]
+    with pytest.raises(RestorekitError, match="scale of 2, 3 or 4"):
+        restore_task(gray_image, "sr", scale=5)
+
+
+def test_inpaint_fills_the_masked_region(gray_image: np.ndarray) -> None:
+    mask = np.zeros(gray_image.shape, bool)
+    mask[24:34, 20:28] = True
+    holed = gray_image.copy()
+    holed[mask] = 0.0
+    out, info = restore_task(holed, "inpaint", mask=mask)
+    assert info.method == "biharmonic" and info.extra["missing"] == mask.sum()
+    assert np.array_equal(out[~mask], holed[~mask])
+    assert np.abs(out[mask] - gray_image[mask]).mean() < 0.1 * np.abs(gray_image[mask]).mean()
+    with pytest.raises(RestorekitError, match="needs a mask"):
+        restore_task(holed, "inpaint")
+    with pytest.raises(RestorekitError, match="marks no missing"):
+        restore_task(holed, "inpaint", mask=np.zeros_like(mask))
+    with pytest.raises(RestorekitError, match="but the image is"):
+        restore_task(holed, "inpaint", mask=mask[:-1])
+
+
+def test_inpaint_with_a_network_keeps_known_pixels(gray_image: np.ndarray) -> None:
+    mask = np.zeros(gray_image.shape, bool)
+    mask[:8] = True
+    out, info = restore_task(gray_image, "inpaint", model="gaussian-filter", mask=mask)
+    assert np.array_equal(out[~mask], gray_image[~mask])
+    assert info.method == "gaussian-filter"
+
+
+def test_unknown_task_and_methods_fail_clearly(gray_image: np.ndarray, tmp_path: Path) -> None:
+    with pytest.raises(RestorekitError, match="unknown task"):
+        restore_task(gray_image, "colorize")
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        check_method("bm3dd")
+    with pytest.raises(RestorekitError, match="not found"):
+        check_method(f"dncnn@{tmp_path / 'missing.safetensors'}")
+    assert "dncnn" in task_models("jpeg") and "bm3d" not in task_models("jpeg")
+    import restorekit.zoo as zoo
+
+    if zoo.default_model("jpeg", 1) is None:
+        with pytest.raises(RestorekitError, match="no jpeg model is shipped"):
+            restore_task(gray_image, "jpeg")
+
+
+def test_arch_at_weights_loads_a_trained_file(tmp_path: Path, gray_image: np.ndarray) -> None:
+    from restorekit.restorers.base import build_net
+    from restorekit.weights import save_weights
+
+    net = build_net("dncnn", depth=3, channels=8)
+    path = save_weights(net, tmp_path / "tiny.safetensors", arch="dncnn",
+                        config={"depth": 3, "channels": 8})
+    restorer = make_restorer(f"dncnn@{path}", device="cpu")
+    assert restorer.restore(gray_image).shape == gray_image.shape
+
+
+def test_cache_reuses_restorers(gray_image: np.ndarray) -> None:
+    cache: dict = {}
+    restore_task(gray_image, model="median", cache=cache)
+    first = next(iter(cache.values()))
+    restore_task(gray_image, model="median", cache=cache)
+    assert len(cache) == 1 and next(iter(cache.values())) is first

@@ -1,0 +1,110 @@
+"""The shipped zoo: cards, checksums, default choice, and publishing a run into a zoo folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import restorekit.zoo as zoo
+from restorekit.errors import UnknownNameError, WeightsError
+from restorekit.metrics import psnr
+from restorekit.restorers.base import build_net
+from restorekit.zoo.publish import publish
+
+SHIPPED = "rk-unet-gray-blind"
+
+
+@pytest.fixture
+def temp_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty zoo folder in place of the package's (cache cleared before and after)."""
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    monkeypatch.setattr(zoo, "ZOO_DIR", folder)
+    zoo.zoo_models.cache_clear()
+    yield folder
+    zoo.zoo_models.cache_clear()
+
+
+def test_shipped_models_have_complete_cards_and_fit_the_size_budget() -> None:
+    models = zoo.zoo_models()
+    assert SHIPPED in models
+    total = sum(m.weights.stat().st_size for m in models.values())
+    assert total < 30 * 2**20
+    for model in models.values():
+        card = model.card
+        for key in ("data", "licence", "task", "channels", "status"):
+            assert card["zoo"][key] not in ("", None), (model.name, key)
+        assert card["training"]["config_file"].endswith(".toml")
+        assert (Path(zoo.__file__).parents[1].parent / card["training"]["config_file"]).is_file()
+        assert card["metrics"], model.name
+
+
+def test_default_model_by_task_and_channels() -> None:
+    assert zoo.default_model("denoise", 1) == SHIPPED
+    assert zoo.default_model("denoise", 3) is not None  # a gray model runs per channel
+    assert zoo.default_model("no-such-task", 1) is None
+    assert SHIPPED in zoo.shipped_models()["rk-unet"]
+
+
+def test_shipped_denoiser_removes_noise(gray_image: np.ndarray) -> None:
+    noisy = gray_image + np.random.default_rng(0).normal(0, 25 / 255, gray_image.shape)
+    restorer = zoo.load_zoo_restorer(SHIPPED, device="cpu")
+    assert restorer.name == SHIPPED and restorer.uses_sigma
+    out = restorer.restore(noisy.astype(np.float32))
+    assert psnr(out, gray_image) > psnr(np.clip(noisy, 0, 1), gray_image) + 6
+
+
+def test_unknown_name_and_corrupt_weights_are_refused(temp_zoo: Path) -> None:
+    src = Path(zoo.__file__).parent
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(src / f"{SHIPPED}{suffix}", temp_zoo / f"{SHIPPED}{suffix}")
+    zoo.zoo_models.cache_clear()
+    with pytest.raises(UnknownNameError, match="no shipped model"):
+        zoo.get_zoo_model("nope")
+    weights = temp_zoo / f"{SHIPPED}.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        zoo.load_zoo_restorer(SHIPPED, device="cpu")
+
+
+def _fake_run(run_dir: Path, step: int, steps: int) -> None:
+    """A checkpoint as the trainer writes it, for a tiny DnCNN."""
+    config = {"name": "tiny", "description": "tiny dncnn",
+              "model": {"name": "dncnn", "config": {"depth": 3, "channels": 8}},
+              "train": {"steps": steps, "seed": 3}}
+    torch.manual_seed(0)
+    net = build_net("dncnn", depth=3, channels=8)
+    ema = {k: v + 0.0 for k, v in net.state_dict().items()}
+    (run_dir / "checkpoints").mkdir(parents=True)
+    torch.save({"step": step, "elapsed": 12.5, "model": net.state_dict(), "ema": ema,
+                "config": config}, run_dir / "checkpoints" / "last.pt")
+
+
+def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: Path,
+                                                     gray_image: np.ndarray) -> None:
+    from restorekit.io import write_image
+
+    data = tmp_path / "data" / "tiny_set"
+    data.mkdir(parents=True)
+    for i in range(2):
+        write_image(data / f"{i}.png", np.roll(gray_image, 5 * i, axis=1))
+    _fake_run(tmp_path / "run", step=40, steps=100)
+    card_file = publish(tmp_path / "run", name="tiny-dn", task="denoise", default=True,
+                        data="synthetic", licence="CC0", config_file="x.toml",
+                        evals=[("tiny_set", "gaussian:sigma=25")], zoo_dir=temp_zoo,
+                        data_root=tmp_path / "data")
+    card = json.loads(card_file.read_text())
+    assert card["zoo"]["status"] == "interim snapshot at step 40 of 100"
+    assert card["training"]["ema"] is True and card["training"]["seed"] == 3
+    (metrics,) = card["metrics"]
+    assert metrics["images"] == 2 and metrics["input_psnr"] == pytest.approx(20.2, abs=0.5)
+    assert "sigma_psnr" not in metrics  # dncnn takes no noise level
+    assert zoo.default_model("denoise", 1) == "tiny-dn"
+    assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
