@@ -1,0 +1,102 @@
+"""What an experiment's ``run`` gets: budget, output folder, seed, device, data, progress."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from restorekit.errors import RestorekitError
+
+Budget = Literal["quick", "full"]
+BUDGETS: tuple[str, ...] = ("quick", "full")
+T = TypeVar("T")
+
+
+@dataclass
+class ReproContext:
+    """Settings shared by every experiment run.
+
+    ``out`` holds the report; ``figures`` (``out/NAME``) its PNGs and ``work`` (``out/NAME/runs``,
+    not meant for committing) the training runs. ``data_root`` is ``$RESTOREKIT_DATA``.
+    """
+
+    name: str
+    budget: Budget
+    out: Path
+    seed: int
+    device: str
+    quiet: bool
+    data_root: Path
+
+    @classmethod
+    def create(cls, name: str, *, budget: str, out: str | Path, seed: int, device: str,
+               quiet: bool, data_root: str | Path | None) -> ReproContext:
+        if budget not in BUDGETS:
+            raise RestorekitError(f"budget must be one of {', '.join(BUDGETS)}, not {budget!r}")
+        if data_root is None:
+            from restorekit.train.config import data_dir
+
+            data_root = data_dir()
+        ctx = cls(name=name, budget=budget, out=Path(out), seed=seed,  # type: ignore[arg-type]
+                  device=device, quiet=quiet, data_root=Path(data_root))
+        ctx.figures.mkdir(parents=True, exist_ok=True)
+        return ctx
+
+    @property
+    def quick(self) -> bool:
+        return self.budget == "quick"
+
+    def pick(self, quick: T, full: T) -> T:
+        """``quick`` under the quick budget, else ``full``."""
+        return quick if self.quick else full
+
+    @property
+    def figures(self) -> Path:
+        return self.out / self.name
+
+    @property
+    def work(self) -> Path:
+        return self.figures / "runs"
+
+    def dataset(self, name: str) -> Path:
+        """``$RESTOREKIT_DATA/name``; a missing dataset is one clear error."""
+        path = self.data_root / name
+        if not path.exists():
+            raise RestorekitError(f"dataset {name!r} not found under {self.data_root} "
+                                  "(set RESTOREKIT_DATA to the folder holding it)")
+        return path
+
+    def torch_device(self) -> Any:
+        from restorekit.device import resolve_device
+
+        return resolve_device(self.device)
+
+    def device_name(self) -> str:
+        device = self.torch_device()
+        if device.type == "cpu":
+            from restorekit.reproduce.report import cpu_model
+
+            return f"CPU ({cpu_model()}, {os.cpu_count()} cores)"
+        return str(device)
+
+    @staticmethod
+    def threads() -> int:
+        import torch
+
+        return torch.get_num_threads()
+
+    def progress(self, items: Iterable[T], **kwargs: Any) -> Iterable[T]:
+        """A tqdm progress bar on stderr, silent when quiet."""
+        from tqdm import tqdm
+
+        return tqdm(items, disable=self.quiet, dynamic_ncols=True, **kwargs)
+
+    def log(self, message: str) -> None:
+        """A status line on stderr (silent when quiet)."""
+        if not self.quiet:
+            from tqdm import tqdm
+
+            tqdm.write(f"[{self.name}] {message}")

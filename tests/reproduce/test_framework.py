@@ -1,0 +1,66 @@
+"""The reproduce framework: experiment registry, report writing, the CLI's --list and errors."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import restorekit.reproduce as repro
+from restorekit.cli.reproduce import reproduce_command
+from restorekit.errors import RestorekitError, UnknownNameError
+from restorekit.reproduce import Experiment, Report, ReproContext
+
+
+@pytest.fixture
+def toy_experiment(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Register a tiny experiment module that writes a table and a figure."""
+
+    def run(ctx: ReproContext) -> Report:
+        from restorekit.evaluate.figures import comparison_grid
+        from restorekit.io import write_image
+
+        report = Report()
+        report.heading("Result")
+        report.table([{"budget": ctx.budget, "value": ctx.pick(1.0, 2.0)}], digits=1)
+        fig = ctx.figures / "grid.png"
+        write_image(fig, comparison_grid([[np.zeros((8, 8), np.float32)] * 2]))
+        report.figure(fig, "a grid", relative_to=ctx.out)
+        return report
+
+    module = types.ModuleType("restorekit_toy_experiment")
+    module.EXPERIMENT = Experiment(name="toy", title="Toy experiment", paper="Nobody (2026)",
+                                   claim="toys work", run=run)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(repro.EXPERIMENT_MODULES, "toy", module.__name__)
+    real = repro._module_exists
+    monkeypatch.setattr(repro, "_module_exists", lambda name: name in sys.modules or real(name))
+    return "toy"
+
+
+def test_run_writes_report_with_command_and_figures(toy_experiment: str, tmp_path: Path) -> None:
+    path = repro.run_experiment(toy_experiment, budget="full", out=tmp_path, quiet=True)
+    text = path.read_text()
+    assert path == tmp_path / "toy.md"
+    assert text.startswith("# Toy experiment")
+    assert "`restorekit reproduce toy --budget full --seed 0 --out" in text
+    assert "| full | 2.0 |" in text
+    assert "![a grid](toy/grid.png)" in text and (tmp_path / "toy" / "grid.png").is_file()
+
+
+def test_unknown_experiment_and_budget(toy_experiment: str, tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="did you mean 'toy'"):
+        repro.get_experiment("toyy")
+    with pytest.raises(RestorekitError, match="budget must be one of"):
+        repro.run_experiment("toy", budget="huge", out=tmp_path)  # type: ignore[arg-type]
+
+
+def test_cli_lists_experiments(toy_experiment: str) -> None:
+    result = CliRunner().invoke(reproduce_command, ["--list"])
+    assert result.exit_code == 0 and "toy" in result.output and "Toy experiment" in result.output
+    result = CliRunner().invoke(reproduce_command, [])
+    assert result.exit_code != 0 and "--list" in result.output
