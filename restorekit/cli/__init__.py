@@ -40,12 +40,14 @@ def _register() -> None:
         evaluate,
         models,
         noise,
+        reproduce,
         restore,
         sweep,
         train,
     )
 
-    for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep):
+    for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep,
+                   reproduce):
         for command in module.COMMANDS:
             cli.add_command(command)
 
