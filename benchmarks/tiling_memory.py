@@ -62,8 +62,12 @@ def synthetic_rgb(h: int, w: int) -> Any:
     return img
 
 
-def child(megapixels: float, budget_mb: float, tile: int | None, threads: int) -> dict[str, Any]:
-    """One case, in this (fresh) process: restore and report time and peak RSS."""
+def child(megapixels: float, budget_mb: float, tile: int | None, threads: int,
+          model: str = "dncnn") -> dict[str, Any]:
+    """One case, in this (fresh) process: restore and report time and peak RSS.
+
+    ``model`` is ``dncnn`` (random DnCNN-17, 3 channels) or a shipped zoo model name.
+    """
     import resource
     import warnings
 
@@ -78,15 +82,21 @@ def child(megapixels: float, budget_mb: float, tile: int | None, threads: int) -
     torch.manual_seed(0)
     h, w = size_for(megapixels)
     img = synthetic_rgb(h, w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = build_net("dncnn", in_channels=3, out_channels=3, depth=17, channels=64)
-    r = NetworkRestorer(net, name="dncnn", device="cpu", memory_budget_mb=budget_mb, tile=tile)
+    if model == "dncnn":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = build_net("dncnn", in_channels=3, out_channels=3, depth=17, channels=64)
+        r = NetworkRestorer(net, name="dncnn", device="cpu", memory_budget_mb=budget_mb,
+                            tile=tile)
+    else:
+        from restorekit.zoo import load_zoo_restorer
+
+        r = load_zoo_restorer(model, device="cpu", memory_budget_mb=budget_mb, tile=tile)
     bpp = r.bytes_per_pixel()
-    r.restore(img[:64, :64])  # warm up oneDNN outside the timing
+    r.restore(img[:64, :64], sigma=25.0)  # warm up oneDNN outside the timing
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
-    out = r.restore(img)
+    out = r.restore(img, sigma=25.0)  # a given sigma (ignored by nets without a noise input)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = r.last_tile
@@ -101,9 +111,10 @@ def child(megapixels: float, budget_mb: float, tile: int | None, threads: int) -
             "bytes/px": bpp}
 
 
-def run_case(megapixels: float, budget_mb: float, tile: int | None, threads: int) -> dict:
+def run_case(megapixels: float, budget_mb: float, tile: int | None, threads: int,
+             model: str = "dncnn") -> dict:
     cmd = [sys.executable, __file__, "--child", str(megapixels), "--budget-mb", str(budget_mb),
-           "--threads", str(threads)]
+           "--threads", str(threads), "--model", model]
     if tile is not None:
         cmd += ["--tile", str(tile)]
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -135,10 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile", type=int, default=None, help="fixed tile (default: budget)")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--model", default="dncnn", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.budget_mb, args.tile, args.threads)))
+        print(json.dumps(child(args.child, args.budget_mb, args.tile, args.threads, args.model)))
         return 0
 
     sys.path.insert(0, str(REPO))

@@ -139,11 +139,52 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
     return path
 
 
+def render_zoo_docs() -> str:
+    """Markdown model cards of every shipped model, from their JSON cards."""
+    lines = ["# Shipped models", "",
+             "Generated from the model cards in `restorekit/zoo/*.json` by "
+             "`python -m restorekit.zoo.publish --docs-only docs/zoo.md`. "
+             "`restorekit models` marks which architectures have shipped weights; "
+             "`restorekit restore IMG` uses the default model for the image's task and "
+             "channels.", ""]
+    for model in zoo_models().values():
+        card, zoo, train = model.card, model.card["zoo"], model.card.get("training", {})
+        lines += [f"## {model.name}", "",
+                  f"{card.get('description', '')}", "",
+                  f"- Task: {zoo['task']}; channels: {', '.join(map(str, zoo['channels']))}"
+                  + (f"; scales: {', '.join(map(str, zoo['scales']))}" if zoo.get('scales')
+                     else "") + ("; **default**" if zoo.get("default") else ""),
+                  f"- Architecture: `{card['arch']}` with config `{json.dumps(card['config'])}`",
+                  f"- Status: {zoo.get('status', '')}",
+                  f"- Training data: {zoo['data']}",
+                  f"- Data licence: {zoo['licence']}",
+                  f"- Recipe: `{train.get('config_file', '')}` (seed {train.get('seed')}); "
+                  f"command `{train.get('command', '')}`; {train.get('step')} of "
+                  f"{train.get('total_steps')} steps, {train.get('train_seconds', 0) / 3600:.1f} "
+                  "h of training on 2 CPU cores" + ("; EMA weights" if train.get("ema") else ""),
+                  f"- Weights: `{card['weights']}` (sha256 `{card['sha256']}`, "
+                  f"{model.weights.stat().st_size / 2**20:.1f} MiB)", "",
+                  f"Measured ({card.get('metrics_protocol', '')}):", ""]
+        cols = [c for c in ("dataset", "degradation", "images", "input_psnr", "blind_psnr",
+                            "blind_ssim", "sigma_psnr", "sigma_ssim")
+                if any(c in m for m in card.get("metrics", []))]
+        from restorekit.evaluate.tables import format_table
+
+        lines += [format_table(card.get("metrics", []), "md", digits=4, columns=cols), ""]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if len(argv) == 2 and argv[0] == "--docs-only":
+        print(atomic_write_text(argv[1], render_zoo_docs()))
+        return 0
     parser = argparse.ArgumentParser(prog="python -m restorekit.zoo.publish",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("--name", required=True)
+    parser.add_argument("--docs", help="also rewrite this markdown file of all model cards")
     parser.add_argument("--task", required=True, choices=["denoise", "jpeg", "sr", "inpaint"])
     parser.add_argument("--channels", default="1", help="comma-separated, e.g. 1 or 3 or 1,3")
     parser.add_argument("--scales", default="", help="comma-separated SR scales")
@@ -173,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = json.loads(path.read_text())
     print(json.dumps(card["metrics"], indent=2))
     print(path)
+    if args.docs:
+        print(atomic_write_text(args.docs, render_zoo_docs()))
     return 0
 
 

@@ -108,3 +108,12 @@ def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: P
     assert "sigma_psnr" not in metrics  # dncnn takes no noise level
     assert zoo.default_model("denoise", 1) == "tiny-dn"
     assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
+
+
+def test_zoo_docs_render_every_card() -> None:
+    from restorekit.zoo.publish import render_zoo_docs
+
+    text = render_zoo_docs()
+    for model in zoo.zoo_models().values():
+        assert f"## {model.name}" in text and model.card["sha256"] in text
+    assert "| set12 | gaussian:sigma=25 |" in text
