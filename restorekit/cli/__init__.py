@@ -42,12 +42,13 @@ def _register() -> None:
         noise,
         reproduce,
         restore,
+        serve,
         sweep,
         train,
     )
 
     for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep,
-                   reproduce):
+                   reproduce, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 
