@@ -119,3 +119,27 @@ def test_empty_or_missing_dataset_folder(tmp_path: Path) -> None:
         run_benchmark(["median"], ["gaussian:sigma=5"], {"e": tmp_path / "empty"})
     with pytest.raises(RestorekitError, match="not found"):
         run_benchmark(["median"], ["gaussian:sigma=5"], {"e": tmp_path / "nope"})
+
+
+def test_trained_weights_and_shipped_models_can_be_benchmarked(tmp_path: Path) -> None:
+    """Methods may be ARCH@WEIGHTS (two weight files of one arch side by side) or zoo names."""
+    import torch
+
+    from restorekit.restorers.base import build_net
+    from restorekit.weights import save_weights
+
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        net = build_net("dncnn", depth=3, channels=8)
+        paths.append(save_weights(net, tmp_path / f"w{seed}.safetensors", arch="dncnn",
+                                  config={"depth": 3, "channels": 8}))
+    methods = [f"dncnn@{p}" for p in paths] + ["rk-unet-gray-blind"]
+    rows = run_benchmark(methods, ["gaussian:sigma=25"], {"s": [_image()]}, include_input=False)
+    by = {r["restorer"]: r["psnr"] for r in rows}
+    assert set(by) == set(methods)
+    assert by[methods[0]] != by[methods[1]]  # different weights, different results
+    assert by["rk-unet-gray-blind"] > max(by[methods[0]], by[methods[1]])
+    with pytest.raises(RestorekitError, match="not found"):
+        run_benchmark([f"dncnn@{tmp_path / 'nope.safetensors'}"], ["gaussian:sigma=5"],
+                      {"s": [_image()]})
