@@ -42,7 +42,8 @@ def _sweep_images(inputs: tuple[str, ...]) -> list[Path]:
 
 @click.command("benchmark")
 @click.option("--method", "-m", "methods", multiple=True, required=True,
-              help="Restorer to evaluate (repeatable).")
+              help="Restorer to evaluate (repeatable): a registered method, a shipped model, "
+                   "or ARCH@WEIGHTS for a network with its weights file.")
 @click.option("--degradation", "-d", "degradations", multiple=True, required=True,
               help='Degradation spec, e.g. "gaussian:sigma=25" (repeatable).')
 @click.option("--dataset", "datasets", multiple=True, required=True,
@@ -88,7 +89,8 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
 
 @click.command("sweep")
 @click.argument("images", nargs=-1, required=True)
-@click.option("--method", "-m", required=True, help="Restorer to evaluate.")
+@click.option("--method", "-m", required=True,
+              help="Restorer to evaluate (registered, shipped, or ARCH@WEIGHTS).")
 @click.option("--spec", required=True, help='Degradation template, e.g. "gaussian:sigma={}".')
 @click.option("--values", "values_text", required=True, help="Comma-separated, e.g. 5,15,25,50.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
