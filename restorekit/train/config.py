@@ -86,11 +86,11 @@ class TrainConfig:
     (``min_lr``) or plateau (``factor``, ``patience``, ``min_lr``; driven by validation PSNR),
     each after ``warmup`` linear warm-up steps. ``grad_clip`` is a max gradient norm (0 = off).
     ``l2_penalty`` adds ``lambda * sum(w**2)`` over weight matrices/kernels to the loss (the
-    CNN-LSTM paper's "RMSE + L2"); ``weight_decay`` is the optimizer's own. ``amp`` applies on
-    CUDA only (auto = bf16 where supported, else fp16). ``ema`` is an EMA decay of the weights
-    (0 = off) used for validation and export. ``val_interval``/``checkpoint_interval`` of 0
-    mean "only at the end". ``out_dir`` empty = ``runs/<name>``. ``threads`` sets torch's CPU
-    threads for the process (0 = torch's default).
+    CNN-LSTM paper's "RMSE + L2"); ``weight_decay`` is the optimizer's own. ``amp``: auto = bf16
+    (else fp16) on CUDA and float32 elsewhere; bf16/fp16 force autocast on CUDA or CPU.
+    ``ema`` is an EMA decay of the weights (0 = off) used for validation and export.
+    ``val_interval``/``checkpoint_interval`` of 0 mean "only at the end". ``out_dir`` empty =
+    ``runs/<name>``. ``threads`` sets torch's CPU threads for the process (0 = torch's default).
     """
 
     steps: int = 1000

@@ -104,10 +104,31 @@ def test_optional_features_run(make_config) -> None:
                              "schedule": "plateau", "schedule_options": {"patience": 1},
                              "val_interval": 1, "tensorboard": True},
                       data={"workers": 1})
-    result = Trainer(cfg, log=messages.append).run()
-    assert result.step == 4
-    assert any("CUDA only" in m for m in messages)
-    assert sum("CUDA only" in m for m in messages) == 1
+    trainer = Trainer(cfg, log=messages.append)
+    result = trainer.run()
+    assert result.step == 4 and trainer.amp_dtype == torch.bfloat16  # CPU autocast, opt-in
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_on_cpu_trains_and_resumes_exactly(make_config, amp: str) -> None:
+    """AMP's code paths (autocast, fp16 GradScaler and its checkpointed state) run on CPU too."""
+    full = train(make_config("full", train={"steps": 8, "amp": amp}), quiet=True)
+    part = make_config("part", train={"steps": 8, "amp": amp})
+    Trainer(part, quiet=True).run(stop_at=4)
+    ckpt = torch.load(part.out_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert bool(ckpt["scaler"]) == (amp == "fp16")
+    resumed = Trainer(part, resume=True, quiet=True).run()
+    assert resumed.step == 8
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    assert math.isfinite(full.val["psnr"])
+
+
+def test_auto_amp_is_float32_off_cuda(make_config) -> None:
+    trainer = Trainer(make_config(train={"amp": "auto", "steps": 1}), quiet=True)
+    trainer.run()
+    assert trainer.amp_dtype is None and trainer.scaler is None
 
 
 def test_bad_model_config_names_valid_keys(make_config) -> None:
