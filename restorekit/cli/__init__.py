@@ -38,6 +38,7 @@ def _register() -> None:
         degrade,
         demo,
         evaluate,
+        ground_truth,
         models,
         noise,
         reproduce,
@@ -48,7 +49,7 @@ def _register() -> None:
     )
 
     for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep,
-                   reproduce, serve):
+                   reproduce, serve, ground_truth):
         for command in module.COMMANDS:
             cli.add_command(command)
 
