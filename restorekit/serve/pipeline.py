@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from restorekit.api import SR_SCALES, TASKS
 from restorekit.errors import RestorekitError
 from restorekit.serve.errors import BadRequest
 
-TASKS = ("denoise", "jpeg", "sr", "inpaint")
-SR_SCALES = (2, 3, 4)
 NOISE_CROP = 1024  # the displayed noise level is estimated on a centre crop this size at most
 
 Progress = Callable[[int, int], None]
@@ -42,10 +41,9 @@ def available_models(task: str) -> list[str]:
     weights would restore with random weights, so it is not offered.
     """
     from restorekit import api
-    from restorekit.restorers.base import get_entry, list_restorers
+    from restorekit.restorers.base import get_entry
 
-    names = (api.task_models(task) if hasattr(api, "task_models")
-             else [e.name for e in list_restorers() if task in e.tasks])
+    names = api.task_models(task)
     try:
         from restorekit.zoo import zoo_models
 
