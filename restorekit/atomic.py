@@ -1,42 +1,90 @@
 """Atomic file writes: write a temp file beside the target, fsync, then rename over it.
 
 A reader never sees a half-written file, and a failure leaves neither the temp file nor a
-partial target behind.
+partial target behind. A process killed mid-write (SIGKILL, power loss) cannot clean up, so temp
+names carry the writer's PID (``.NAME.PID-HEX.tmpSUFFIX``) and the first write of a process into
+a folder removes temp files whose writer no longer exists.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+_SWEPT_FOLDERS: set[str] = set()
 
 
-_UMASK = _read_umask()  # read once at import: os.umask is process-wide and not thread-safe
+def temp_path(path: str | Path) -> Path:
+    """A fresh temp name beside ``path`` (same suffix, so encoders that go by name work)."""
+    p = Path(path)
+    return p.parent / f".{p.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp{p.suffix}"
+
+
+def _writer_pid(name: str) -> int | None:
+    """The PID in a name :func:`temp_path` made, else None."""
+    if not name.startswith(".") or ".tmp" not in name:
+        return None
+    stem, _, rest = name.rpartition(".tmp")
+    pid_text, dash, token = stem.rpartition(".")[2].partition("-")
+    hex_token = len(token) == 12 and all(c in "0123456789abcdef" for c in token)
+    if not (dash and pid_text.isdigit() and hex_token and "." not in rest[1:]):
+        return None
+    return int(pid_text)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` may exist on this machine (unknown counts as alive)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # exists but not ours, or unknown: leave it alone
+    return True
+
+
+def remove_stale_temps(path: str | Path) -> None:
+    """Delete temp files of earlier writes into ``path``'s folder whose writer is gone.
+
+    Done once per folder and process (a batch of N files lists the folder once); only names
+    :func:`temp_path` creates are touched, and never while their writer process exists.
+    """
+    folder = os.path.abspath(Path(path).parent)
+    if folder in _SWEPT_FOLDERS:
+        return
+    _SWEPT_FOLDERS.add(folder)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        pid = _writer_pid(name)
+        if pid is not None and not pid_alive(pid):
+            with suppress(OSError):
+                os.unlink(os.path.join(folder, name))
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(temp_path)`` then move the temp file to ``path`` in one rename.
-
-    The temp file keeps ``path``'s suffix so encoders that choose the format by name work.
-    """
+    """Call ``write(temp_path)`` then move the temp file to ``path`` in one rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    remove_stale_temps(path)
+    tmp = temp_path(path)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-        write(tmp)
+        write(str(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -27,19 +27,25 @@ Rules a caller must know:
 * **JPEG** is written at quality 95 (the source quality is unknown), 4:4:4 chroma.
 * **Writes are atomic**: a temporary file in the target folder, fsync, then rename; on failure
   nothing is left behind, and an existing file is only replaced with ``overwrite=True``.
-* **Decompression bombs**: images above ``MAX_PIXELS`` pixels (or the ``max_pixels`` argument)
-  are refused before decoding. This limit replaces Pillow's own for reads through this module.
+* **Pixel limit** (decompression bombs, memory): images above ``max_pixels`` pixels are refused
+  from the header, before decoding. The limit is the ``max_pixels`` argument, else the
+  ``RESTOREKIT_MAX_PIXELS`` environment variable, else ``MAX_PIXELS``; 0 or None means no
+  limit. It replaces Pillow's own limit for reads through this module.
+* **Killed writers**: a process killed mid-write leaves its hidden temporary file; the first
+  write of a later process into that folder removes temporaries whose writer no longer exists.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import secrets
 import struct
 import sys
 import threading
+import warnings
 import zlib
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,13 +53,16 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from restorekit.atomic import remove_stale_temps, temp_path
 from restorekit.errors import ImageReadError, ImageWriteError
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
+    "MAX_PIXELS_ENV",
     "ImageMeta",
+    "default_max_pixels",
     "is_image_file",
     "read_image",
     "rgb_to_y",
@@ -63,8 +72,12 @@ __all__ = [
     "ycbcr_to_rgb",
 ]
 
-MAX_PIXELS: int | None = 400_000_000
-"""Default pixel limit of :func:`read_image` (width x height); ``None`` disables the check."""
+MAX_PIXELS: int | None = 100_000_000
+"""Default pixel limit of :func:`read_image` (width x height; 100 MP of RGB float32 is 1.2 GB per
+array); ``None`` or 0 disables the check."""
+
+MAX_PIXELS_ENV = "RESTOREKIT_MAX_PIXELS"
+"""Environment variable that overrides ``MAX_PIXELS`` (a pixel count; 0 = no limit)."""
 
 DEFAULT_JPEG_QUALITY = 95
 """JPEG quality used when writing, since the quality of a source JPEG is unknown."""
@@ -90,6 +103,44 @@ _GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 # Pillow's decompression-bomb limit is a module global; it is lifted only while Image.open parses
 # a header (our own limit is checked right after), under a lock so concurrent reads are safe.
 _PIL_OPEN_LOCK = threading.Lock()
+
+# A corrupt file is reported once, as an ImageReadError; the decoders' own complaints about it
+# (Pillow warnings, Pillow and tifffile log records) are silenced while this module reads, so
+# they do not add stray lines to stderr. The log filter acts only in the reading thread;
+# Pillow's warnings come while a header or TIFF tags are parsed, which happens under
+# _PIL_OPEN_LOCK (so Pillow TIFF decoding is serialised between threads). libtiff's own C-level
+# warnings (e.g. "TIFFFetchNormalTag: ...") go straight to file descriptor 2 and are not caught.
+_READING = threading.local()
+
+
+class _DuringReads(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_READING, "active", False)
+
+
+_DURING_READS = _DuringReads()
+_QUIET_LOGGERS: set[str] = set()
+
+
+def _quiet_decoder_loggers() -> None:
+    """Attach the filter to the tifffile and Pillow loggers (plugins load lazily)."""
+    if not _QUIET_LOGGERS:
+        Image.init()  # import every Pillow plugin now, so their loggers exist
+        logging.getLogger("tifffile")
+    for name in list(logging.Logger.manager.loggerDict):
+        if name not in _QUIET_LOGGERS and (name == "tifffile" or name.startswith("PIL")):
+            logger = logging.getLogger(name)
+            if _DURING_READS not in logger.filters:
+                logger.addFilter(_DURING_READS)
+            _QUIET_LOGGERS.add(name)
+
+
+@contextmanager
+def _quiet_header() -> Iterator[None]:
+    """Hold _PIL_OPEN_LOCK with Pillow's warnings ignored (header and EXIF parsing)."""
+    with _PIL_OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 class _Unset:
@@ -200,13 +251,17 @@ def read_image(
 ) -> tuple[np.ndarray, ImageMeta]:
     """Read a PNG, JPEG, TIFF or BMP file as float32 in [0, 1] (HxW or HxWx3) plus its meta.
 
-    ``max_pixels`` (default: the module's ``MAX_PIXELS``; ``None`` disables) refuses larger
-    images before decoding, so a tiny malicious file cannot claim gigabytes of memory.
+    ``max_pixels`` (default: :func:`default_max_pixels`; 0 or ``None`` = no limit) refuses
+    larger images from their header, before decoding, so a tiny malicious file cannot claim
+    gigabytes of memory.
     Every failure raises :class:`ImageReadError` with one line naming the file and the reason.
     """
     p = Path(path)
-    limit = MAX_PIXELS if max_pixels is _UNSET else max_pixels
+    limit = default_max_pixels() if max_pixels is _UNSET else _checked_limit(max_pixels)
     _check_readable(p)
+    was_reading = getattr(_READING, "active", False)
+    _READING.active = True
+    _quiet_decoder_loggers()
     try:
         dec, fmt = _decode(p, limit)
     except ImageReadError:
@@ -215,6 +270,9 @@ def read_image(
         raise _read_error(p, "not enough memory to decode it") from exc
     except Exception as exc:  # noqa: BLE001 - decoders raise anything on corrupt data
         raise _read_error(p, _describe(exc)) from exc
+    finally:
+        _quiet_decoder_loggers()  # loggers of plugins this read loaded: from now on
+        _READING.active = was_reading
     pixels = _orient(dec.pixels, dec.orientation)
     alpha = None if dec.alpha is None else _orient(dec.alpha, dec.orientation)
     meta = ImageMeta(
@@ -228,6 +286,12 @@ def read_image(
         source_mode=dec.source_mode,
     )
     return pixels, meta
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    """Float samples (TIFF) may hold NaN or infinities: NaN -> 0, +-inf -> 1 / 0."""
+    a = to_float32(a)  # a new array, clipped to [0, 1] (NaN stays NaN)
+    return np.nan_to_num(a, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
 
 
 def _check_readable(p: Path) -> None:
@@ -252,6 +316,34 @@ def _describe(exc: BaseException) -> str:
     return f"corrupt or undecodable image data ({type(exc).__name__}: {text})"
 
 
+def default_max_pixels() -> int | None:
+    """The pixel limit :func:`read_image` uses by default: ``$RESTOREKIT_MAX_PIXELS`` if set,
+    else ``MAX_PIXELS``; None when there is no limit (0 or None).
+
+    A malformed environment value raises :class:`ImageReadError` (one line, says what is wrong).
+    """
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return _checked_limit(MAX_PIXELS)
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImageReadError(
+            f"{MAX_PIXELS_ENV}={raw!r} is not a pixel count (use an integer >= 0; 0 = no limit)"
+        )
+    return value or None
+
+
+def _checked_limit(limit: Any) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise ValueError(f"max_pixels must be an integer >= 0 or None, got {limit!r}")
+    return int(limit) or None
+
+
 def _check_limit(p: Path, width: int, height: int, limit: int | None) -> None:
     if width <= 0 or height <= 0:
         raise _read_error(p, f"invalid image size {width}x{height}")
@@ -259,13 +351,15 @@ def _check_limit(p: Path, width: int, height: int, limit: int | None) -> None:
         raise _read_error(
             p,
             f"{width}x{height} = {width * height} pixels exceeds the limit of {limit} "
-            "(possible decompression bomb; raise max_pixels or pass max_pixels=None)",
+            f"(a guard against decompression bombs and memory exhaustion; to allow it, pass "
+            f"--max-pixels N or set {MAX_PIXELS_ENV}=N, 0 = no limit; in Python, "
+            "read_image(..., max_pixels=N))",
         )
 
 
 def _pil_open(p: Path) -> Image.Image:
     """Image.open without Pillow's own pixel limit (ours is checked by the caller)."""
-    with _PIL_OPEN_LOCK:
+    with _quiet_header():
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
@@ -294,6 +388,10 @@ def _decode(p: Path, limit: int | None) -> tuple[_Decoded, str]:
             return _decode_tiff(p, limit), fmt
         if fmt == "PNG" and _png_rawmode(im) in _PNG16_COLOUR:
             dec = _decode_png16_colour(im, p)
+        elif fmt == "TIFF":  # Pillow re-parses the tags (EXIF) while loading, and warns
+            with _quiet_header():
+                im.load()
+            dec = _from_pillow(im, p)
         else:
             im.load()
             dec = _from_pillow(im, p)
@@ -310,7 +408,8 @@ def _icc_of(im: Image.Image) -> bytes | None:
 
 def _exif_orientation(im: Image.Image) -> int:
     try:
-        value = int(im.getexif().get(274, 1))
+        with _quiet_header():
+            value = int(im.getexif().get(274, 1))
     except Exception:  # noqa: BLE001 - a corrupt EXIF block must not make the pixels unreadable
         return 1
     return value if 1 <= value <= 8 else 1
@@ -371,7 +470,7 @@ def _from_pillow(im: Image.Image, p: Path) -> _Decoded:
             return _Decoded(to_float32(arr.astype(np.uint16)), None, 16, "gray", mode)
         return _Decoded(to_float32(arr), None, 16, "gray", mode)
     if mode == "F":
-        return _Decoded(to_float32(np.asarray(im)), None, 16, "gray", mode)
+        return _Decoded(_finite(np.asarray(im)), None, 16, "gray", mode)
     raise _read_error(p, f"unsupported colour mode {mode}")
 
 
@@ -454,8 +553,10 @@ def _decode_tiff(p: Path, limit: int | None) -> _Decoded:
         arr = arr[..., None]
     if arr.ndim != 3:
         raise _read_error(p, f"unsupported TIFF layout with shape {arr.shape}")
-    bit_depth = 8 if arr.dtype.itemsize == 1 and arr.dtype.kind in "ub" else 16
     bits = f";{arr.dtype.itemsize * 8}{'F' if arr.dtype.kind == 'f' else ''}"
+    if arr.dtype.kind == "f":
+        arr = _finite(arr)
+    bit_depth = 8 if arr.dtype.itemsize == 1 and arr.dtype.kind in "ub" else 16
     if photometric in (0, 1):  # MINISWHITE, MINISBLACK
         gray = to_float32(arr[..., 0])
         if photometric == 0:
@@ -688,7 +789,8 @@ def _atomic_write(p: Path, encode: Any, *, overwrite: bool) -> None:
         raise _write_error(p, "a folder with that name exists")
     if p.exists() and not overwrite:
         raise _write_error(p, _EXISTS)
-    tmp = parent / f".{p.name}.{secrets.token_hex(6)}.tmp{p.suffix}"
+    remove_stale_temps(p)
+    tmp = temp_path(p)
     try:
         fh = open(tmp, "xb")  # O_EXCL; permissions 0o666 minus umask, like any new file
     except PermissionError:

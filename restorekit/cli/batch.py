@@ -32,11 +32,13 @@ class BatchResult:
 
 
 def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwrite: bool = False,
-              skip_existing: bool = False, verb: str = "restored") -> BatchResult:
+              skip_existing: bool = False, verb: str = "restored",
+              read_options: dict[str, Any] | None = None) -> BatchResult:
     """Apply ``operation(image, meta, source) -> (result, status)`` to every job.
 
     Each result is written atomically with the input's format and bit depth. One line per file
-    reports ``status``; a failed file is reported and the batch continues.
+    reports ``status``; a failed file is reported and the batch continues. ``read_options`` go
+    to ``read_image`` (e.g. ``max_pixels``).
     """
     from restorekit.io import read_image, write_image
 
@@ -54,7 +56,7 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
             result.failures.append((job.source, f"output {job.target} exists (use --overwrite)"))
             continue
         try:
-            image, meta = read_image(job.source)
+            image, meta = read_image(job.source, **(read_options or {}))
             out, status = operation(image, meta, job.source)
             job.target.parent.mkdir(parents=True, exist_ok=True)
             write_image(job.target, out, meta, overwrite=overwrite)
@@ -74,7 +76,10 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
 
 def _summarise(result: BatchResult, total: int, verb: str, state: CliState) -> None:
     err = click.get_text_stream("stderr")
-    if result.failures:
+    if result.failures and total == 1:  # one input: one line, as for any other bad input
+        path, reason = result.failures[0]
+        click.echo(f"restorekit: error: {path}: {reason}", file=err)
+    elif result.failures:
         click.echo(f"restorekit: {verb} {result.done} of {total} files; "
                    f"{len(result.failures)} failed:", file=err)
         for path, reason in result.failures:

@@ -62,22 +62,27 @@ def _cuda_available() -> bool:
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, mps, auto.")
 @click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
               help="Method option, e.g. --set patch_size=7 (repeatable).")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+              help="Refuse inputs with more pixels than this, checked from the header before "
+                   "decoding (0 = no limit; default $RESTOREKIT_MAX_PIXELS, else 100000000).")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never inputs).")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists.")
 def restore_command(inputs: tuple[str, ...], output: str | None, task: str, method: str,
                     scale: str | None, mask_path: str | None, weights: str | None,
                     sigma: float | None, tile: int | None, tile_overlap: int, device: str,
-                    options: tuple[str, ...], recursive: bool, overwrite: bool,
-                    skip_existing: bool) -> int:
+                    options: tuple[str, ...], max_pixels: int | None, recursive: bool,
+                    overwrite: bool, skip_existing: bool) -> int:
     """Restore INPUTS (files, folders or glob patterns) and write the results.
 
     With no option, each image goes through the shipped denoiser for its colour mode and the
     estimated noise level is printed.
     """
     from restorekit.api import check_method, restore_task
+    from restorekit.io import default_max_pixels
 
     state = get_state()
+    read_options = {"max_pixels": default_max_pixels() if max_pixels is None else max_pixels}
     check_method(method)  # an unknown name fails once, before any file is read
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
@@ -113,7 +118,7 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         return out, f"{how} {info.seconds:.2f}s"
 
     return run_batch(jobs, operation, state, overwrite=overwrite, skip_existing=skip_existing,
-                     verb="restored").exit_code
+                     verb="restored", read_options=read_options).exit_code
 
 
 COMMANDS = [restore_command]

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from restorekit.degrade.base import Degradation, Ops, Param, register_degradation
 
 __all__ = ["Gaussian", "NLF", "Poisson", "SaltPepper", "Speckle", "salt_pepper"]
 
+_MAX_RATE = 1e15
 _CLIP_OFF = Param("clip", "bool", False, "clip the result to [0, 1]")
 _CLIP_ON = Param("clip", "bool", True, "clip the result to [0, 1]")
 
@@ -63,15 +66,18 @@ class Poisson(Degradation):
     example = "poisson:peak=30"
     positional = "peak"
     PARAMS = (
-        Param(
-            "peak", "float", 30.0, "photons at intensity 1", lo=0, hi=1e7, open_lo=True, show=True
-        ),
+        # peak >= 1e-3: counts / peak must stay finite in float32 (5e-324 gave inf and NaN)
+        Param("peak", "float", 30.0, "photons at intensity 1", lo=1e-3, hi=1e7, show=True),
         _CLIP_OFF,
     )
 
     def _apply(self, x: Any, p: dict[str, Any], ops: Ops) -> tuple[Any, dict[str, Any]]:
         peak = ops.value(p["peak"])
-        return _finish(ops.poisson(ops.relu(x) * peak) / peak, p, ops)
+        # The rate is capped (after earlier steps values can be huge): numpy refuses rates above
+        # ~9e18, and at 1e15 photons the shot noise is below float32 resolution anyway.
+        lam = ops.relu(x) * peak
+        lam = lam.clamp_max(_MAX_RATE) if ops.torch else np.minimum(lam, _MAX_RATE)
+        return _finish(ops.poisson(lam) / peak, p, ops)
 
 
 @register_degradation

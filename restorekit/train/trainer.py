@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import csv
 import inspect
+import io
 import math
 import random
 import signal
@@ -39,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from restorekit.atomic import atomic_write_text
 from restorekit.errors import RestorekitError
 from restorekit.train import distributed as D
 from restorekit.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -51,6 +53,7 @@ from restorekit.train.config import (
 )
 from restorekit.train.losses import build_loss, l2_penalty
 from restorekit.train.optim import Schedule, build_optimizer
+from restorekit.weights import card_path
 
 __all__ = ["Trainer", "TrainResult", "train", "build_datasets", "LOG_FIELDS"]
 
@@ -131,10 +134,11 @@ class _CsvLog:
         if resume_step is not None and path.is_file():
             with open(path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if _as_int(r.get("step")) <= resume_step]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, LOG_FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, LOG_FIELDS, extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, buf.getvalue())  # a kill here must not lose the earlier rows
 
     def write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", newline="") as f:
@@ -636,7 +640,8 @@ class Trainer:
                 if stop:
                     break
             else:
-                if self.step >= total and main and not weights.is_file():
+                if self.step >= total and main and not (weights.is_file()
+                                                        and card_path(weights).is_file()):
                     weights = self.export(prior)
         finally:
             bar.close()

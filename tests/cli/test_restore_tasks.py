@@ -86,3 +86,16 @@ def test_models_marks_shipped_weights() -> None:
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
     assert "rk-unet-gray-blind" in rows["rk-unet"]["weights"]
     assert rows["bm3d"]["weights"] == "-"
+
+
+def test_pixel_limit_refuses_big_inputs_unless_lifted(tmp_path: Path) -> None:
+    write_png(tmp_path / "a.png", smooth())  # 56x48 = 2688 pixels
+    proc = run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
+               "--method", "median", "--max-pixels", "1000")
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr
+    assert "2688 pixels exceeds the limit of 1000" in lines[0] and "--max-pixels" in lines[0]
+    assert not (tmp_path / "b.png").exists()
+    proc = run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
+               "--method", "median", "--max-pixels", "0")
+    assert proc.returncode == 0, proc.stderr
