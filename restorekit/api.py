@@ -100,14 +100,16 @@ def task_models(task: str) -> list[str]:
     return shipped + registered
 
 
-def make_restorer(method: str | None = "auto", *, channels: int = 1, weights: str | None = None,
-                  device: str | None = None, task: str = "denoise", **options: Any) -> Restorer:
+def make_restorer(method: str | None = "auto", *, image_channels: int = 1,
+                  weights: str | None = None, device: str | None = None, task: str = "denoise",
+                  **options: Any) -> Restorer:
     """Build a :class:`Restorer` once (the CLI reuses it across a batch).
 
     ``method`` is ``auto``, a shipped model (``restorekit models``), a registered method, or
-    ``ARCH@WEIGHTS``.
+    ``ARCH@WEIGHTS``; ``auto`` picks by ``task`` and ``image_channels``. ``options`` are the
+    method's own (a network's architecture config, tiling, a filter's parameters).
     """
-    name = resolve_method(method, channels, task)
+    name = resolve_method(method, image_channels, task)
     if name is None:
         raise RestorekitError(f"no {task} model is shipped yet; pass a network and its weights "
                               f"(--model ARCH --weights FILE)")
@@ -191,8 +193,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
         key = (task, channels, name, weights, device)
         if cache is not None and key in cache:
             return cache[key]
-        restorer = make_restorer(name, channels=channels, weights=weights, device=device,
-                                 task=task, **options)
+        restorer = make_restorer(name, image_channels=channels, weights=weights,
+                                 device=device, task=task, **options)
         if cache is not None:
             cache[key] = restorer
         return restorer

@@ -295,8 +295,8 @@ def make_methods(ae: Any, best: Any, device: Any, *, bm3d: bool = True) -> dict[
 
     ae_r = NetworkRestorer(ae, name="sidd-ae", device=str(device), tile=0)
     best_r = NetworkRestorer(best, name="rk-unet-real", device=str(device), tile=0)
-    gray = make_restorer("rk-unet-gray-blind", channels=3, device=str(device), tile=0)
-    nlm = make_restorer("nlm", channels=3)
+    gray = make_restorer("rk-unet-gray-blind", image_channels=3, device=str(device), tile=0)
+    nlm = make_restorer("nlm", image_channels=3)
     methods: dict[str, Method] = {
         "noisy input": lambda p: (p.noisy, None),
         "sidd-ae (paper's AE)": lambda p: (ae_r.restore(p.noisy), None),
@@ -304,7 +304,7 @@ def make_methods(ae: Any, best: Any, device: Any, *, bm3d: bool = True) -> dict[
         "nlm (oracle sigma)": lambda p: _sig(nlm, p, oracle_sigma(p)),
     }
     if bm3d and importlib.util.find_spec("bm3d") is not None:  # an optional extra
-        bm = make_restorer("bm3d", channels=3)
+        bm = make_restorer("bm3d", image_channels=3)
         methods["bm3d (est. sigma)"] = lambda p: _sig(bm, p, estimate_sigma(p.noisy))
         methods["bm3d (oracle sigma)"] = lambda p: _sig(bm, p, oracle_sigma(p))
     methods["rk-unet-gray-blind (est.)"] = lambda p: _sig(gray, p, estimate_sigma(p.noisy))

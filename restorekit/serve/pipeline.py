@@ -197,7 +197,7 @@ def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray 
     else:  # older API: denoising only
         if request.task != "denoise":
             raise BadRequest(f"task {request.task!r} is not available in this version")
-        restorer = api.make_restorer(request.model, channels=channels, device=device)
+        restorer = api.make_restorer(request.model, image_channels=channels, device=device)
         if progress is not None and hasattr(restorer, "progress"):
             restorer.progress = progress  # tiled networks report per tile
         out, info = api.restore_with_info(image, restorer, sigma=request.sigma)
