@@ -17,6 +17,15 @@ from pathlib import Path
 _SWEPT_FOLDERS: set[str] = set()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide and not thread-safe
+
+
 def temp_path(path: str | Path) -> Path:
     """A fresh temp name beside ``path`` (same suffix, so encoders that go by name work)."""
     p = Path(path)
@@ -80,6 +89,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     tmp = temp_path(path)
     try:
         write(str(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # some writers create 0600 files; give normal permissions
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

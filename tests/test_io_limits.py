@@ -177,3 +177,22 @@ def test_a_killed_writer_leaves_no_file_under_the_real_name(tmp_path) -> None:
                     "rio.write_image(sys.argv[1], np.ones((2, 2), np.float32))",
                     str(tmp_path / "other.png")], check=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.png"]
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path) -> None:
+    """Writers that create 0600 files (safetensors does) still leave 0666 minus the umask."""
+    from restorekit.atomic import atomic_write
+
+    def private(tmp: str) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"x")
+        os.close(fd)
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "f.bin", private)
+    finally:
+        os.umask(mask)
+    import restorekit.atomic as atomic
+
+    assert path.stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
