@@ -37,6 +37,7 @@ def _register() -> None:
         data,
         degrade,
         demo,
+        downstream,
         evaluate,
         ground_truth,
         models,
@@ -49,7 +50,7 @@ def _register() -> None:
     )
 
     for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep,
-                   reproduce, serve, ground_truth):
+                   reproduce, serve, ground_truth, downstream):
         for command in module.COMMANDS:
             cli.add_command(command)
 

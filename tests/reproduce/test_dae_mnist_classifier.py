@@ -1,0 +1,55 @@
+"""dae-mnist-classifier reproduction: a seconds-long smoke run on a tiny subsample."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from restorekit.reproduce import ReproContext, get_experiment
+from restorekit.reproduce import dae_mnist_classifier as exp
+
+torch.set_num_threads(1)
+
+
+def test_registered_with_budgets() -> None:
+    e = get_experiment("dae-mnist-classifier")
+    assert e.name == "dae-mnist-classifier" and "98.25" in e.claim
+    assert exp.QUICK.dae_steps < exp.FULL.dae_steps
+    assert exp.FULL.test_n == 10000  # Table 1 on every test digit, as the paper
+
+
+def test_matched_sigma_interpolates() -> None:
+    rows = [{"sigma": 100, "noisy": 40.0}, {"sigma": 200, "noisy": 20.0},
+            {"sigma": 300, "noisy": 10.0}]
+    assert exp._matched_sigma(rows, 15.0) == pytest.approx(250.0)
+    assert exp._matched_sigma(rows, 30.0) == pytest.approx(150.0)
+    assert exp._matched_sigma(rows, 5.0) == 300  # never reached: the nearest level
+
+
+def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  # noqa: ANN001
+    root = dataset("mnist").parent
+    ctx = ReproContext.create("dae-mnist-classifier", budget="quick", out=tmp_path, seed=0,
+                              device="cpu", quiet=True, data_root=root)
+    report = exp.tiny(ctx)
+    path = report.write(tmp_path / "dae-mnist-classifier.md", ["# title"])
+    text = path.read_text()
+    for heading in ("Table 1 of the paper beside ours", "Accuracy at every noise level",
+                    "Representation transfer", "Not reproduced exactly"):
+        assert f"## {heading}" in text
+    assert "| clean (origin) | 98.25 |" in text and "| denoised | 96.10 |" in text
+    for png in ("accuracy_vs_sigma.png", "digits.png", "dae_loss.png", "best_loss.png",
+                "transfer.png"):
+        assert (ctx.figures / png).stat().st_size > 1000
+        assert f"(dae-mnist-classifier/{png})" in text
+    assert re.search(r"Our goal, denoised within 1 point of clean: \*\*(met|not met)\*\*", text)
+    sweep = re.findall(r"^\| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", text,
+                       re.M)
+    assert {int(r[0]) for r in sweep} >= set(exp.TINY.sigmas)
+    assert all(0 <= float(v) <= 100 for r in sweep for v in r[1:])
+    # training runs are named by steps x batch + seed (resumed, not clobbered, on re-runs)
+    runs = sorted(p.name for p in ctx.work.iterdir())
+    assert any(r.startswith("dae_mnist-3x8") for r in runs)
+    assert any(r.startswith("rk_unet_mnist-3x8") for r in runs)
