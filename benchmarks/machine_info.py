@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import os
-import platform
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
+from restorekit.reproduce.report import cpu_model  # noqa: E402
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform reports."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+__all__ = ["REPO", "cpu_model", "default_data"]
 
 
 def default_data() -> Path:

@@ -23,7 +23,6 @@ folder plus ``--set`` overrides.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 
 from restorekit.errors import RestorekitError
 from restorekit.reproduce import Experiment, Report, ReproContext
+from restorekit.reproduce.context import read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "cnn_lstm_mnist"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
@@ -72,22 +72,11 @@ class Plan:
     budget: Budget
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RestorekitError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RestorekitError(f"{path}: invalid TOML: {exc}") from None
 
 
 def load_plan(budget: str, path: Path = PLAN_FILE, **overrides: Any) -> Plan:
     """The plan of ``budget`` from ``experiment.toml``; ``overrides`` replace budget fields."""
-    data = _read_toml(path)
+    data = read_toml(path)
     budgets = data.get("budgets", {})
     if budget not in budgets:
         raise RestorekitError(f"{path}: no budget {budget!r} (have {', '.join(budgets)})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +101,17 @@ class ReproContext:
             from tqdm import tqdm
 
             tqdm.write(f"[{self.name}] {message}")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """An experiment plan (TOML) as a dict; unreadable or invalid files are one clear error."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RestorekitError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RestorekitError(f"{path}: invalid TOML: {exc}") from None

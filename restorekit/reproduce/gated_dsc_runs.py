@@ -17,7 +17,6 @@ import hashlib
 import math
 import os
 import shlex
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 
 from restorekit.errors import RestorekitError
-from restorekit.reproduce.context import ReproContext
+from restorekit.reproduce.context import ReproContext, read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "gated_dsc"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
@@ -64,15 +63,6 @@ class Plan:
     overrides: tuple[str, ...] = field(default=())
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RestorekitError(f"cannot read the gated-dsc plan {path}: {exc}") from None
 
 
 def env_overrides() -> tuple[str, ...]:
@@ -86,7 +76,7 @@ def env_overrides() -> tuple[str, ...]:
 
 def load_plan(budget: str, path: Path = PLAN_FILE, **changes: Any) -> Plan:
     """The plan of ``budget`` from ``experiment.toml``; ``changes`` replace budget fields."""
-    data = _read_toml(path)
+    data = read_toml(path)
     budgets = data.get("budgets", {})
     if budget not in budgets:
         raise RestorekitError(f"{path}: no [budgets.{budget}] (have {', '.join(budgets)})")

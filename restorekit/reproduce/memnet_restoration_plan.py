@@ -7,14 +7,13 @@ can be retrained alone with ``restorekit train RUN/config.toml``.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from restorekit.errors import RestorekitError
-from restorekit.reproduce.context import ReproContext
+from restorekit.reproduce.context import ReproContext, read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "memnet_restoration"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
@@ -65,22 +64,11 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RestorekitError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RestorekitError(f"{path}: invalid TOML: {exc}") from None
 
 
 def load_plan(budget: str, path: Path = PLAN_FILE, **overrides: Any) -> Plan:
     """The plan of ``budget`` from ``experiment.toml``; ``overrides`` replace budget fields."""
-    data = _read_toml(path)
+    data = read_toml(path)
     budgets = data.get("budgets", {})
     if budget not in budgets:
         raise RestorekitError(f"{path}: no budget {budget!r} (have {', '.join(budgets)})")
