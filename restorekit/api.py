@@ -50,6 +50,22 @@ def _zoo() -> Any:
     return zoo
 
 
+def _is_zoo_name(method: str | None) -> bool:
+    zoo = _zoo()
+    return bool(method) and zoo is not None and method in zoo.zoo_models()
+
+
+def _arch_of(weights: str) -> str:
+    """The architecture named by the model card beside ``weights``."""
+    from restorekit.weights import read_card
+
+    card = read_card(weights)
+    if card is None:
+        raise RestorekitError(f"{weights}: no model card beside it; name its architecture "
+                              "with --model ARCH")
+    return str(card["arch"])
+
+
 def _check_task(task: str) -> None:
     if task not in TASKS:
         raise RestorekitError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
@@ -109,10 +125,12 @@ def make_restorer(method: str | None = "auto", *, image_channels: int = 1,
     ``ARCH@WEIGHTS``; ``auto`` picks by ``task`` and ``image_channels``. ``options`` are the
     method's own (a network's architecture config, tiling, a filter's parameters).
     """
+    if weights is not None and (method in (None, "", "auto") or _is_zoo_name(method)):
+        method = _arch_of(weights)  # the weights' own architecture, from their model card
     name = resolve_method(method, image_channels, task)
     if name is None:
-        raise RestorekitError(f"no {task} model is shipped yet; pass a network and its weights "
-                              f"(--model ARCH --weights FILE)")
+        raise RestorekitError(f"no {task} model is shipped yet: name a network and give its "
+                              "trained weights")
     name, _, at_weights = name.partition("@")
     weights = weights or at_weights or None
     zoo = _zoo()
@@ -208,7 +226,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
         from restorekit.degrade.resample import upscale
 
         image = np.clip(upscale(image, scale, "bicubic"), 0.0, 1.0).astype(np.float32)
-        name = resolve_method(model, channels, "sr", scale) if weights is None else model
+        name = (resolve_method(model, channels, "sr", scale) if weights is None
+                else _arch_of(weights) if model in (None, "", "auto") else model)
         if name is None:
             out, info = image, RestoreInfo(method="bicubic", extra={
                 "note": "no super-resolution model is shipped yet: bicubic interpolation only"})
@@ -227,7 +246,8 @@ def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | 
     channels = _image_channels(image)
     if mask is None:
         zoo = _zoo()
-        name = resolve_method(model, channels, "inpaint") if weights is None else model
+        name = (resolve_method(model, channels, "inpaint") if weights is None
+                else _arch_of(weights) if model in (None, "", "auto") else model)
         shipped = zoo.zoo_models().get(name or "") if zoo is not None else None
         size = tuple(shipped.card["zoo"].get("image_size", ())) if shipped else ()
         if not (name and (weights or (size and tuple(image.shape[:2]) == size))):

@@ -99,3 +99,18 @@ def test_cache_reuses_restorers(gray_image: np.ndarray) -> None:
     first = next(iter(cache.values()))
     restore_task(gray_image, model="median", cache=cache)
     assert len(cache) == 1 and next(iter(cache.values())) is first
+
+
+def test_weights_alone_name_their_architecture(tmp_path: Path, gray_image: np.ndarray) -> None:
+    """--weights without --model (or with a shipped model's name) uses the card's arch."""
+    from restorekit.restorers.base import build_net
+    from restorekit.weights import save_weights
+
+    path = save_weights(build_net("dncnn", depth=3, channels=8), tmp_path / "w.safetensors",
+                        arch="dncnn", config={"depth": 3, "channels": 8})
+    for model in ("auto", "rk-unet-gray-blind"):
+        out, info = restore_task(gray_image, model=model, weights=str(path), device="cpu")
+        assert info.method == "dncnn" and out.shape == gray_image.shape
+    (tmp_path / "w.json").unlink()
+    with pytest.raises(RestorekitError, match="no model card"):
+        restore_task(gray_image, weights=str(path))

@@ -90,9 +90,10 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
     if mask_path is not None:
         if task != "inpaint":
             raise click.UsageError("--mask applies to --task inpaint")
-        from restorekit.degrade.mask import read_mask
+        from restorekit.io import read_image
 
-        mask = read_mask(mask_path)
+        # Read like the inputs (EXIF orientation, pixel limit); api decides which pixels count.
+        mask, _ = read_image(mask_path, max_pixels=read_options["max_pixels"])
     jobs = plan_jobs(list(inputs), output, suffix="restored", recursive=recursive)
     cluster = dist_info()
     if cluster.distributed:

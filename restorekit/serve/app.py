@@ -131,6 +131,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         state.close()
+        atexit.unregister(state.close)  # closed already; let the state be freed
 
     app = FastAPI(
         title="restorekit",

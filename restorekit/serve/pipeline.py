@@ -6,7 +6,6 @@ client can never name a weights file (``ARCH@PATH``) or anything else on the ser
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -177,30 +176,19 @@ def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray 
     reuse = request.task == "denoise" and request.sigma is None and estimated_sigma is not None
     if reuse:
         request = RestoreRequest(request.task, request.model, estimated_sigma, request.scale)
-    if hasattr(api, "restore_task"):
-        kwargs: dict[str, Any] = dict(model=request.model, sigma=request.sigma,
-                                      scale=request.scale, mask=mask, device=device)
-        params = inspect.signature(api.restore_task).parameters
-        cache, relay = _worker_cache()
-        if "cache" in params:
-            kwargs["cache"] = cache
-        name = request.model
-        if name == "auto" and request.task != "inpaint":
-            name = api.resolve_method("auto", channels, request.task, request.scale)
-        if _is_network(name):
-            relay.target = progress
-            kwargs["progress"] = relay
-        try:
-            out, info = api.restore_task(image, request.task, **kwargs)
-        finally:
-            relay.target = None
-    else:  # older API: denoising only
-        if request.task != "denoise":
-            raise BadRequest(f"task {request.task!r} is not available in this version")
-        restorer = api.make_restorer(request.model, image_channels=channels, device=device)
-        if progress is not None and hasattr(restorer, "progress"):
-            restorer.progress = progress  # tiled networks report per tile
-        out, info = api.restore_with_info(image, restorer, sigma=request.sigma)
+    cache, relay = _worker_cache()
+    kwargs: dict[str, Any] = dict(model=request.model, sigma=request.sigma,
+                                  scale=request.scale, mask=mask, device=device, cache=cache)
+    name = request.model
+    if name == "auto" and request.task != "inpaint":
+        name = api.resolve_method("auto", channels, request.task, request.scale)
+    if _is_network(name):
+        relay.target = progress
+        kwargs["progress"] = relay
+    try:
+        out, info = api.restore_task(image, request.task, **kwargs)
+    finally:
+        relay.target = None
     extra = {k: v for k, v in (info.extra or {}).items()
              if isinstance(v, (str, int, float, bool)) and k not in ("task", "scale")}
     return out, {
