@@ -2,19 +2,23 @@
 
 A reader never sees a half-written file, and a failure leaves neither the temp file nor a
 partial target behind. A process killed mid-write (SIGKILL, power loss) cannot clean up, so temp
-names carry the writer's PID (``.NAME.PID-HEX.tmpSUFFIX``) and the first write of a process into
-a folder removes temp files whose writer no longer exists.
+names carry the writer's host and PID (``.NAME.HOST-PID-HEX.tmpSUFFIX``) and the first write of a
+process into a folder removes temp files of this host whose writer no longer exists (a folder
+shared between nodes never loses another machine's file in flight).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import socket
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 _SWEPT_FOLDERS: set[str] = set()
+HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _read_umask() -> int:
@@ -29,17 +33,23 @@ _UMASK = _read_umask()  # read once at import: os.umask is process-wide and not 
 def temp_path(path: str | Path) -> Path:
     """A fresh temp name beside ``path`` (same suffix, so encoders that go by name work)."""
     p = Path(path)
-    return p.parent / f".{p.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp{p.suffix}"
+    return p.parent / f".{p.name}.{HOST_TAG}-{os.getpid()}-{secrets.token_hex(6)}.tmp{p.suffix}"
+
+
+def _is_hex(text: str, length: int) -> bool:
+    return len(text) == length and all(c in "0123456789abcdef" for c in text)
 
 
 def _writer_pid(name: str) -> int | None:
-    """The PID in a name :func:`temp_path` made, else None."""
+    """The PID in a name :func:`temp_path` made on this host, else None."""
     if not name.startswith(".") or ".tmp" not in name:
         return None
     stem, _, rest = name.rpartition(".tmp")
-    pid_text, dash, token = stem.rpartition(".")[2].partition("-")
-    hex_token = len(token) == 12 and all(c in "0123456789abcdef" for c in token)
-    if not (dash and pid_text.isdigit() and hex_token and "." not in rest[1:]):
+    parts = stem.rpartition(".")[2].split("-")
+    if len(parts) != 3 or "." in rest[1:]:
+        return None
+    host, pid_text, token = parts
+    if host != HOST_TAG or not pid_text.isdigit() or not _is_hex(token, 12):
         return None
     return int(pid_text)
 

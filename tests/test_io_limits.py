@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import restorekit.io as rio
+from restorekit.atomic import HOST_TAG
 from restorekit.errors import ImageReadError
 from restorekit.io import default_max_pixels, read_image, write_image
 
@@ -132,12 +133,17 @@ def _dead_pid() -> int:
 
 def test_temporaries_of_dead_writers_are_removed(tmp_path) -> None:
     """The first write into a folder sweeps it: temporaries of dead writers go, live ones stay."""
+    H = HOST_TAG
+
     dead, alive = _dead_pid(), os.getppid()
-    stale = tmp_path / f".x.png.{dead}-0123456789ab.tmp.png"
-    stale_other = tmp_path / f".y.tif.{dead}-0123456789ab.tmp.tif"  # any target in the folder
-    live = tmp_path / f".x.png.{alive}-0123456789ab.tmp.png"
-    odd = [tmp_path / ".x.png.notapid.tmp.png", tmp_path / f".z.png.{dead}-nothex123456.tmp.png",
-           tmp_path / ".hidden", tmp_path / f"x{dead}-0123456789ab.tmp.png"]
+    stale = tmp_path / f".x.png.{H}-{dead}-0123456789ab.tmp.png"
+    stale_other = tmp_path / f".y.tif.{H}-{dead}-0123456789ab.tmp.tif"  # any target in the folder
+    live = tmp_path / f".x.png.{H}-{alive}-0123456789ab.tmp.png"
+    other_host = "0" * 8 if H != "0" * 8 else "1" * 8  # another node's writer: never ours to judge
+    odd = [tmp_path / ".x.png.notapid.tmp.png",
+           tmp_path / f".z.png.{H}-{dead}-nothex123456.tmp.png", tmp_path / ".hidden",
+           tmp_path / f"x{H}-{dead}-0123456789ab.tmp.png",
+           tmp_path / f".v.png.{other_host}-{dead}-0123456789ab.tmp.png"]
     for p in (stale, stale_other, live, *odd):
         p.write_bytes(b"partial")
     write_image(tmp_path / "x.png", np.zeros((4, 4), np.float32))
@@ -146,7 +152,7 @@ def test_temporaries_of_dead_writers_are_removed(tmp_path) -> None:
     with Image.open(tmp_path / "x.png") as im:
         assert im.size == (4, 4)
     # Later writes into the same folder do not list it again (a batch lists it once).
-    again = tmp_path / f".w.png.{dead}-0123456789ab.tmp.png"
+    again = tmp_path / f".w.png.{H}-{dead}-0123456789ab.tmp.png"
     again.write_bytes(b"partial")
     write_image(tmp_path / "w.png", np.zeros((4, 4), np.float32))
     assert again.exists()
@@ -172,7 +178,8 @@ def test_a_killed_writer_leaves_no_file_under_the_real_name(tmp_path) -> None:
     finally:
         proc.wait(timeout=60)
     assert not target.exists()
-    assert [p.name.startswith(f".out.png.{proc.pid}-") for p in tmp_path.iterdir()] == [True]
+    prefix = f".out.png.{HOST_TAG}-{proc.pid}-"
+    assert [p.name.startswith(prefix) for p in tmp_path.iterdir()] == [True]
     subprocess.run([sys.executable, "-c", "import sys, numpy as np, restorekit.io as rio; "
                     "rio.write_image(sys.argv[1], np.ones((2, 2), np.float32))",
                     str(tmp_path / "other.png")], check=True)

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from restorekit.atomic import HOST_TAG
+
 REPO = Path(__file__).resolve().parents[2]
 FILES = 12
 METHOD = "median"  # classical and deterministic: two runs give the same bytes
@@ -168,7 +170,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_after_the_resume(tmp_path: Pat
     assert proc.returncode == -signal.SIGKILL
     assert not target.exists()  # never a partial file under the real name
     (temp,) = hidden(out)
-    assert temp.startswith(f".{names[0]}.{proc.pid}-")
+    assert temp.startswith(f".{names[0]}.{HOST_TAG}-{proc.pid}-")
 
     done = subprocess.run(command(src, out, "--skip-existing"), env=child_env(),
                           capture_output=True, text=True, timeout=300)
