@@ -55,6 +55,19 @@ def _is_zoo_name(method: str | None) -> bool:
     return bool(method) and zoo is not None and method in zoo.zoo_models()
 
 
+def is_network(method: str | None) -> bool:
+    """Whether a concrete method (shipped model, registered name or ``ARCH@WEIGHTS``) is a
+    network, so tiling and progress options apply to it."""
+    if not method or method == "auto":
+        return False
+    if _is_zoo_name(method):
+        return True
+    try:
+        return get_entry(method.partition("@")[0]).kind == "network"
+    except RestorekitError:
+        return False
+
+
 def _arch_of(weights: str) -> str:
     """The architecture named by the model card beside ``weights``."""
     from restorekit.weights import read_card

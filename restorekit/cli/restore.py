@@ -16,21 +16,11 @@ from restorekit.train.distributed import dist_info, shard
 
 
 def _is_network(method: str) -> bool:
-    """Whether ``method`` will run a network (auto does, wherever the zoo ships one)."""
-    from restorekit.restorers.base import get_entry
+    """Whether ``method`` will run a network (auto does wherever the zoo ships a model)."""
+    from restorekit.api import is_network
+    from restorekit.zoo import zoo_models
 
-    name = method.partition("@")[0]
-    if method == "auto":
-        try:
-            from restorekit.zoo import zoo_models
-
-            return bool(zoo_models())
-        except ImportError:  # pragma: no cover
-            return False
-    try:
-        return get_entry(name).kind == "network"
-    except KeyError:  # a shipped model name
-        return True
+    return bool(zoo_models()) if method == "auto" else is_network(method)
 
 
 def _cuda_available() -> bool:

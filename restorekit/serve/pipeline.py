@@ -142,24 +142,6 @@ def _worker_cache() -> tuple[dict[Any, Any], _Relay]:
     return _local.cache, _local.relay
 
 
-def _is_network(name: str | None) -> bool:
-    if not name:
-        return False
-    from restorekit.restorers.base import get_entry
-
-    try:
-        from restorekit.zoo import zoo_models
-
-        if name in zoo_models():
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        return get_entry(name.partition("@")[0]).kind == "network"
-    except RestorekitError:
-        return False
-
-
 def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray | None = None,
                 device: str | None = None, progress: Progress | None = None,
                 estimated_sigma: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -182,7 +164,7 @@ def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray 
     name = request.model
     if name == "auto" and request.task != "inpaint":
         name = api.resolve_method("auto", channels, request.task, request.scale)
-    if _is_network(name):
+    if api.is_network(name):
         relay.target = progress
         kwargs["progress"] = relay
     try:
