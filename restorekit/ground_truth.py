@@ -703,10 +703,9 @@ def estimate_ground_truth(
     dropped: list[int] = []
     dist, z = np.zeros(n), np.zeros(n)
     nlf = (0.0, 0.0)
-    template = stack[ref]
-    estimate = stack[ref].copy()
+    template = estimate = stack[ref]
+    kept = list(range(n))
     for p in range(passes):
-        last = p == passes - 1
         # 3. translation, relative to the reference (pass 1) or to the current estimate
         if align:
             raw = np.array([estimate_shift(template, stack[t], refine=subpixel)
@@ -742,10 +741,7 @@ def estimate_ground_truth(
         estimate = _combine(aligned, valid, kept, estimator, nlf)
         estimate = np.where(valid[kept].any(axis=0)[..., None], estimate, stack[ref])
         template = estimate
-        if last:
-            break
 
-    kept = [t for t in range(n) if t not in dropped]
     span = float(np.abs(shifts[kept]).max())
     emit(f"alignment: {'translation' if align else 'off'}, max |shift| {span:.2f} px (kept frames)"
          + (f", {passes} passes" if align else ""))
