@@ -19,7 +19,8 @@ from restorekit.atomic import atomic_write
 from restorekit.errors import RestorekitError
 
 
-def _figure(width: float = 6.0, height: float = 4.0) -> Any:
+def new_figure(width: float = 6.0, height: float = 4.0) -> Any:
+    """A matplotlib figure on the Agg canvas (no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -28,7 +29,8 @@ def _figure(width: float = 6.0, height: float = 4.0) -> Any:
     return fig
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as a PNG, atomically."""
     fig.tight_layout()
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
@@ -49,7 +51,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], x: str, y: str | Sequence[str]
     for col in (x, *ys):
         if col not in rows[0]:
             raise RestorekitError(f"no column {col!r} to plot (have {', '.join(rows[0])})")
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     xs = [_number(r[x]) for r in rows]
     for col in ys:
@@ -61,7 +63,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], x: str, y: str | Sequence[str]
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_benchmark(summary: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *,
@@ -73,7 +75,7 @@ def plot_benchmark(summary: Sequence[Mapping[str, Any]], path: str | os.PathLike
     names = list(dict.fromkeys(r["restorer"] for r in summary))
     value = {(f"{r['dataset']}\n{r['degradation']}", r["restorer"]): _number(r[metric])
              for r in summary}
-    fig = _figure(max(6.0, 1.2 * len(groups) * max(1, len(names)) / 2), 4.5)
+    fig = new_figure(max(6.0, 1.2 * len(groups) * max(1, len(names)) / 2), 4.5)
     ax = fig.add_subplot()
     width = 0.8 / len(names)
     for k, name in enumerate(names):
@@ -84,7 +86,7 @@ def plot_benchmark(summary: Sequence[Mapping[str, Any]], path: str | os.PathLike
     ax.set_ylabel(metric)
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fit_log_trend(steps: Iterable[float], losses: Iterable[float]) -> tuple[float, float]:
@@ -136,7 +138,7 @@ def plot_loss_curve(csv_path_or_rows: str | os.PathLike[str] | Sequence[Mapping[
         fit: tuple[float, float] | None = fit_log_trend(steps, losses)
     except RestorekitError:
         fit = None
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.plot(steps, losses, lw=0.8, alpha=0.7, label="loss")
     if fit is not None:
@@ -153,5 +155,5 @@ def plot_loss_curve(csv_path_or_rows: str | os.PathLike[str] | Sequence[Mapping[
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
     return fit

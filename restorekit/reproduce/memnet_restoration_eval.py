@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from restorekit.evaluate.report import new_figure, save_figure
 from restorekit.reproduce.context import ReproContext
 
 #: Test sets: gray folders as they are, Set5 converted to its Y channel, Set5 in colour.
@@ -91,27 +92,13 @@ def write_grid(path: Path, rows: list[list[np.ndarray]], labels: Sequence[str],
     return write_image(path, grid, overwrite=True)
 
 
-def _figure(width: float = 6.5, height: float = 4.0) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> Path:
-    from restorekit.atomic import atomic_write
-
-    fig.tight_layout()
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def plot_losses(path: Path, logs: Mapping[str, str | os.PathLike[str]], title: str) -> Path:
     """Training loss of several runs against step (log-y), one line each."""
     from restorekit.evaluate.report import read_loss_log
 
-    fig = _figure()
+    fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()
     for label, csv_path in logs.items():
         rows = read_loss_log(csv_path)
@@ -122,7 +109,7 @@ def plot_losses(path: Path, logs: Mapping[str, str | os.PathLike[str]], title: s
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_matrix(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
@@ -131,7 +118,7 @@ def plot_matrix(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
     base = next(r for r in rows if r["restorer"] == "input")
     models = [r for r in rows if r["restorer"] != "input"]
     gain = np.array([[float(r[c]) - float(base[c]) for c in columns] for r in models])
-    fig = _figure(1.6 * len(columns) + 2.5, 0.6 * len(models) + 2.0)
+    fig = new_figure(1.6 * len(columns) + 2.5, 0.6 * len(models) + 2.0)
     ax = fig.add_subplot()
     lim = max(1.0, float(np.nanmax(np.abs(gain[np.isfinite(gain)])))) if np.isfinite(
         gain).any() else 1.0
@@ -145,12 +132,12 @@ def plot_matrix(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
     ax.set_ylabel("model trained for")
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, label="PSNR gain over input (dB)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_depth(path: Path, rows: Sequence[Mapping[str, Any]], title: str) -> Path:
     """Ablation: PSNR against depth (convolutions), each point labelled MxRy."""
-    fig = _figure()
+    fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()
     xs = [float(r["convs"]) for r in rows]
     ys = [float(r["psnr"]) for r in rows]
@@ -162,7 +149,7 @@ def plot_depth(path: Path, rows: Sequence[Mapping[str, Any]], title: str) -> Pat
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fmt_db(value: float) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from restorekit.evaluate.report import new_figure, save_figure
 from restorekit.reproduce import Experiment, Report, ReproContext
 
 #: The paper's final losses (Sec. V), read as MSE on the 0-255 scale (the paper gives no unit).
@@ -382,25 +383,11 @@ def nlf_rows(sets: dict[str, list[Pair]]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- figures
 
 
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> Path:
-    from restorekit.atomic import atomic_write
-
-    fig.tight_layout()
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def plot_nlf(rows: list[dict[str, Any]], path: Path) -> Path:
     """Left: the pair-fitted NLF curves sigma(y); right: single-image vs pair sigma at y=0.5."""
-    fig = _figure(10, 4)
+    fig = new_figure(10, 4)
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     y = np.linspace(0, 1, 101)
     colours = {}
@@ -422,12 +409,12 @@ def plot_nlf(rows: list[dict[str, Any]], path: Path) -> Path:
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_psnr_bars(summary: list[dict[str, Any]], datasets: list[str], path: Path) -> Path:
     """Mean held-out PSNR per method, one bar group per dataset."""
-    fig = _figure(10, 4.5)
+    fig = new_figure(10, 4.5)
     ax = fig.add_subplot()
     n = len(summary)
     width = 0.8 / n
@@ -442,7 +429,7 @@ def plot_psnr_bars(summary: list[dict[str, Any]], datasets: list[str], path: Pat
     ax.set_title("held-out real noisy pairs")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(True, axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- the experiment
