@@ -230,9 +230,10 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
             cache[key] = restorer
         return restorer
 
-    if task in ("denoise", "jpeg"):
-        restorer = build(model)
-        out, info = restore_with_info(image, restorer, sigma=sigma if task == "denoise" else None)
+    if task == "denoise":
+        out, info = restore_with_info(image, build(model), sigma=sigma)
+    elif task == "jpeg":
+        out, info = restore_in_ycbcr(image, build(model), luma_only=False)
     elif task == "sr":
         if scale not in SR_SCALES:
             raise RestorekitError(f"super-resolution needs a scale of 2, 3 or 4, not {scale}")
@@ -245,13 +246,33 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
             out, info = image, RestoreInfo(method="bicubic", extra={
                 "note": "no super-resolution model is shipped yet: bicubic interpolation only"})
         else:
-            out, info = restore_with_info(image, build(name))
+            out, info = restore_in_ycbcr(image, build(name), luma_only=True)
         info.extra["scale"] = scale
     else:
         out, info = _inpaint(image, model, mask, weights=weights, build=build)
     info.extra["task"] = task
     info.seconds = time.perf_counter() - start
     return out, info
+
+
+def restore_in_ycbcr(image: np.ndarray, restorer: Restorer,
+                      luma_only: bool) -> tuple[np.ndarray, RestoreInfo]:
+    """Run a gray (Y-trained) deblocking or SR net on a colour image in YCbCr, as JPEG codes it.
+
+    ``luma_only`` (SR, the VDSR/MemNet convention) restores Y and keeps the bicubic chroma;
+    otherwise (JPEG) Y, Cb and Cr each go through the net. Other images and nets pass through.
+    """
+    if image.ndim != 3 or image.shape[-1] != 3 or getattr(restorer, "in_channels", 0) != 1:
+        return restore_with_info(image, restorer)
+    from restorekit.io import rgb_to_ycbcr, ycbcr_to_rgb
+
+    ycc = np.asarray(rgb_to_ycbcr(image), dtype=np.float32)
+    if luma_only:
+        ycc[..., 0], info = restore_with_info(np.ascontiguousarray(ycc[..., 0]), restorer)
+    else:
+        ycc, info = restore_with_info(ycc, restorer)
+    info.extra["colour"] = "YCbCr, " + ("Y restored" if luma_only else "each channel restored")
+    return np.clip(ycbcr_to_rgb(ycc), 0.0, 1.0).astype(np.float32), info
 
 
 def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | None,

@@ -27,8 +27,10 @@ def test_default_restore_uses_the_shipped_denoiser(gray_image: np.ndarray) -> No
 
 
 def test_colour_image_gets_a_denoiser_too(rgb_image: np.ndarray) -> None:
+    import restorekit.zoo as zoo
+
     out, info = restore_task(noisy(rgb_image))
-    assert out.shape == rgb_image.shape and info.method == "rk-unet-gray-blind"
+    assert out.shape == rgb_image.shape and info.method == zoo.default_model("denoise", 3)
     assert psnr(out, rgb_image) > psnr(np.clip(noisy(rgb_image), 0, 1), rgb_image) + 6
 
 
@@ -114,3 +116,31 @@ def test_weights_alone_name_their_architecture(tmp_path: Path, gray_image: np.nd
     (tmp_path / "w.json").unlink()
     with pytest.raises(RestorekitError, match="no model card"):
         restore_task(gray_image, weights=str(path))
+
+
+class _Brighten:
+    """A stand-in gray (1-channel) net: adds 0.05 to whatever it is given."""
+
+    name = "brighten"
+    uses_sigma = False
+    in_channels = 1
+
+    def restore(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+        return image + np.float32(0.05)
+
+
+def test_gray_deblocker_and_sr_nets_run_on_colour_in_ycbcr(rgb_image: np.ndarray) -> None:
+    from restorekit.api import restore_in_ycbcr
+    from restorekit.io import rgb_to_ycbcr
+
+    image = np.clip(rgb_image, 0.2, 0.8).astype(np.float32)  # no clipping after the shift
+    ycc = rgb_to_ycbcr(image)
+    out, info = restore_in_ycbcr(image, _Brighten(), luma_only=True)  # SR: Y only
+    delta = rgb_to_ycbcr(out) - ycc
+    assert np.allclose(delta[..., 0], 0.05, atol=1e-4)
+    assert np.allclose(delta[..., 1:], 0.0, atol=1e-4) and "Y restored" in info.extra["colour"]
+    out, _ = restore_in_ycbcr(image, _Brighten(), luma_only=False)  # JPEG: Y, Cb and Cr
+    assert np.allclose(rgb_to_ycbcr(out) - ycc, 0.05, atol=1e-4)
+    gray = image[..., 0]
+    out, info = restore_in_ycbcr(gray, _Brighten(), luma_only=True)  # gray passes straight
+    assert np.allclose(out, gray + 0.05) and "colour" not in info.extra

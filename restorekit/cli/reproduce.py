@@ -16,9 +16,13 @@ from restorekit.cli.state import get_state
               help="Folder for NAME.md and its figures (NAME/).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random thing.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, mps or auto.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a value of every training config the experiment loads, e.g. "
+                   "--set data.kind=stl10 (repeatable; such runs get a work folder of their "
+                   "own).")
 @click.option("--list", "list_only", is_flag=True, help="List the experiments and exit.")
 def reproduce_command(name: str | None, budget: str, out: str, seed: int, device: str,
-                      list_only: bool) -> int:
+                      overrides: tuple[str, ...], list_only: bool) -> int:
     """Run experiment NAME (see --list) and write OUT/NAME.md with its figures."""
     from restorekit.reproduce import get_experiment, list_experiments, run_experiment
 
@@ -30,7 +34,7 @@ def reproduce_command(name: str | None, budget: str, out: str, seed: int, device
         return 0
     state = get_state()
     path = run_experiment(name, budget=budget, out=out, seed=seed, device=device,  # type: ignore[arg-type]
-                          quiet=state.quiet)
+                          quiet=state.quiet, overrides=overrides)
     click.echo(str(path))
     return 0
 

@@ -12,6 +12,7 @@ import difflib
 import importlib
 import importlib.util
 import platform
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,15 +67,17 @@ def get_experiment(name: str) -> Experiment:
 
 def run_experiment(name: str, *, budget: Budget = "quick", out: str | Path = "reports",
                    seed: int = 0, device: str = "auto", quiet: bool = False,
-                   data_root: str | Path | None = None) -> Path:
+                   data_root: str | Path | None = None,
+                   overrides: tuple[str, ...] | list[str] = ()) -> Path:
     """Run experiment ``name`` and write ``out/NAME.md`` (+ figures); return the report path."""
     experiment = get_experiment(name)
     ctx = ReproContext.create(name, budget=budget, out=out, seed=seed, device=device,
-                              quiet=quiet, data_root=data_root)
+                              quiet=quiet, data_root=data_root, overrides=overrides)
     start = time.perf_counter()
     report = experiment.run(ctx)
     elapsed = time.perf_counter() - start
-    command = f"restorekit reproduce {name} --budget {budget} --seed {seed} --out {out}"
+    command = f"restorekit reproduce {name} --budget {budget} --seed {seed} --out {out}" + "".join(
+        f" --set {shlex.quote(o)}" for o in ctx.overrides)
     header = [
         f"# {experiment.title}",
         "",

@@ -205,7 +205,7 @@ def _test_digits(ctx: ReproContext, n: int) -> tuple[np.ndarray, np.ndarray, np.
 def _train_run(ctx: ReproContext, plan: Plan, noise: str, name: str) -> Any:
     """Train run ``name`` on ``noise`` in ``ctx.work`` (a finished run is reused, an interrupted
     one resumed); return the trainer's result."""
-    from restorekit.train import load_config, train
+    from restorekit.train import train
 
     run, b = plan.runs[name], plan.budget
     mnist = ctx.dataset("mnist")
@@ -217,7 +217,7 @@ def _train_run(ctx: ReproContext, plan: Plan, noise: str, name: str) -> Any:
                  f"train.seed={ctx.seed}", f"train.out_dir={out}", f"train.device={ctx.device}",
                  f"train.checkpoint_interval={max(1, min(250, b.steps))}",
                  f"train.log_interval={max(1, min(10, b.steps // 20))}"]
-    config = load_config(CONFIG_DIR / run["config"], overrides)
+    config = ctx.load_config(CONFIG_DIR / run["config"], overrides)
     config.name = f"{noise}-{name}"
     config.train.warmup = min(config.train.warmup, b.steps // 2)  # short budgets: half at most
     ctx.log(f"{noise}: training {run['label']} ({config.model.name}, {b.steps} steps) in {out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterable
@@ -22,6 +23,8 @@ class ReproContext:
 
     ``out`` holds the report; ``figures`` (``out/NAME``) its PNGs and ``work`` (``out/NAME/runs``,
     not meant for committing) the training runs. ``data_root`` is ``$RESTOREKIT_DATA``.
+    ``overrides`` (``restorekit reproduce --set KEY=VALUE``) apply to every training config the
+    experiment loads, after its own; their runs live in a folder of their own.
     """
 
     name: str
@@ -31,10 +34,12 @@ class ReproContext:
     device: str
     quiet: bool
     data_root: Path
+    overrides: tuple[str, ...] = ()
 
     @classmethod
     def create(cls, name: str, *, budget: str, out: str | Path, seed: int, device: str,
-               quiet: bool, data_root: str | Path | None) -> ReproContext:
+               quiet: bool, data_root: str | Path | None,
+               overrides: tuple[str, ...] | list[str] = ()) -> ReproContext:
         if budget not in BUDGETS:
             raise RestorekitError(f"budget must be one of {', '.join(BUDGETS)}, not {budget!r}")
         if data_root is None:
@@ -42,7 +47,8 @@ class ReproContext:
 
             data_root = data_dir()
         ctx = cls(name=name, budget=budget, out=Path(out), seed=seed,  # type: ignore[arg-type]
-                  device=device, quiet=quiet, data_root=Path(data_root))
+                  device=device, quiet=quiet, data_root=Path(data_root),
+                  overrides=tuple(overrides))
         ctx.figures.mkdir(parents=True, exist_ok=True)
         return ctx
 
@@ -60,7 +66,17 @@ class ReproContext:
 
     @property
     def work(self) -> Path:
-        return self.figures / "runs"
+        if not self.overrides:
+            return self.figures / "runs"
+        tag = hashlib.sha256("\n".join(self.overrides).encode()).hexdigest()[:8]
+        return self.figures / f"runs-set-{tag}"
+
+    def load_config(self, path: Path, overrides: Iterable[str] = (), *,
+                    resolve: bool = True) -> Any:
+        """A training config: ``path`` with the experiment's ``overrides``, then the user's."""
+        from restorekit.train import load_config
+
+        return load_config(path, [*overrides, *self.overrides], resolve=resolve)
 
     def dataset(self, name: str) -> Path:
         """``$RESTOREKIT_DATA/name``; a missing dataset is one clear error."""

@@ -72,10 +72,10 @@ def _config_path(name: str) -> Path:
 
 def _train(ctx: ReproContext, toml: str, steps: int, settings: Settings) -> Any:
     """Train one config from ``restorekit/experiments/dae_mnist_classifier`` in ``ctx.work``."""
-    from restorekit.train import load_config, train
+    from restorekit.train import train
 
     mnist = ctx.dataset("mnist")
-    base = load_config(_config_path(toml), resolve=False)
+    base = ctx.load_config(_config_path(toml), resolve=False)
     batch = settings.batch_size or base.train.batch_size
     out = ctx.work / f"{base.name}-{steps}x{batch}-seed{ctx.seed}"
     overrides = [f"train.steps={steps}", f"train.seed={ctx.seed}", f"train.out_dir={out}",
@@ -84,7 +84,7 @@ def _train(ctx: ReproContext, toml: str, steps: int, settings: Settings) -> Any:
                  f"train.checkpoint_interval={max(1, min(300, steps))}"]
     if settings.batch_size is not None:
         overrides.append(f"train.batch_size={settings.batch_size}")
-    config = load_config(_config_path(toml), overrides)
+    config = ctx.load_config(_config_path(toml), overrides)
     ctx.log(f"training {config.model.name} ({toml}, {steps} steps) in {out}")
     # resume: a finished run is reused and an interrupted one continues (bit-exact)
     finished = (out / f"{config.name}.safetensors").is_file()

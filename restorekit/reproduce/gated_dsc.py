@@ -12,7 +12,7 @@ versus a random start (Figs. 4, 11).
 
 What we change, all stated in the report: STL-10 is not available offline, so the denoisers
 train on random 64x64 crops of BSD200 + T91 and are tested on 64x64 crops of Urban100 (the
-STL-10 reader makes the real run one environment variable away, ``RESTOREKIT_GATED_DSC_SET``);
+STL-10 reader makes the real run one ``--set data.kind=stl10 ...`` away);
 no labelled colour set is available, so the labelled task is MNIST resized to 64x64 RGB; the
 budgets are far below the paper's 10k iterations. Adam is run as a variant beside SGD, and
 "our best model" is rk-unet trained under the same protocol. The plan is plain data in
@@ -281,8 +281,8 @@ def _report(ctx: ReproContext, plan: Plan, results: dict[str, RunResult], clean:
         f"* Data: **not STL-10** (not available offline). Training images: {data_desc}; test: "
         f"{len(clean)} seeded {clean.shape[-1]}x{clean.shape[-2]} crops of `{test_desc}` (never "
         "trained on). The paper's own data are one switch away: "
-        f"`{R.OVERRIDES_ENV}=\"data.kind=stl10 data.root=ROOT data.split=unlabeled "
-        "data.options={}\" restorekit reproduce gated-dsc ...` trains every denoiser on "
+        "`restorekit reproduce gated-dsc --set data.kind=stl10 --set data.root=ROOT "
+        "--set data.split=unlabeled --set 'data.options={}' ...` trains every denoiser on "
         "STL-10's 100k unlabeled images (random 64x64 crops of the 96x96 images) and tests on "
         "crops of its test split.\n"
         f"* Noise (the paper gives no levels): `{plan.test['noise']}`, i.e. Gaussian sigma 25 "

@@ -15,9 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-import os
-import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +28,6 @@ from restorekit.reproduce.context import ReproContext, read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "gated_dsc"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
-#: Overrides (``--set`` syntax, space separated) applied to every denoiser config: the STL-10
-#: switch, e.g. ``data.kind=stl10 data.root=ROOT data.split=unlabeled data.options={}``.
-OVERRIDES_ENV = "RESTOREKIT_GATED_DSC_SET"
 SCALE = 255.0**2  # MSE of [0, 1] images -> MSE on the 0-255 scale
 
 
@@ -60,18 +55,8 @@ class Plan:
     test: dict[str, Any]
     classifier: dict[str, Any]
     budget: Budget
-    overrides: tuple[str, ...] = field(default=())
 
 
-
-
-def env_overrides() -> tuple[str, ...]:
-    """The overrides in ``$RESTOREKIT_GATED_DSC_SET`` (shell-style words), else none."""
-    text = os.environ.get(OVERRIDES_ENV, "").strip()
-    try:
-        return tuple(shlex.split(text))
-    except ValueError as exc:
-        raise RestorekitError(f"${OVERRIDES_ENV}: {exc}") from None
 
 
 def load_plan(budget: str, path: Path = PLAN_FILE, **changes: Any) -> Plan:
@@ -91,7 +76,7 @@ def load_plan(budget: str, path: Path = PLAN_FILE, **changes: Any) -> Plan:
         raise RestorekitError(f"{path}: budget {budget} names unknown runs "
                               f"{unknown or [b.transfer_from]}")
     return Plan(runs=runs, test=dict(data["test"]), classifier=dict(data["classifier"]),
-                budget=b, overrides=env_overrides())
+                budget=b)
 
 
 def with_budget(plan: Plan, **changes: Any) -> Plan:
@@ -104,29 +89,25 @@ def with_budget(plan: Plan, **changes: Any) -> Plan:
 
 def run_config(ctx: ReproContext, plan: Plan, name: str) -> Any:
     """The resolved training config of run ``name`` under ``plan`` (steps, seed, out dir)."""
-    from restorekit.train import load_config
-
     run = plan.runs[name]
     steps = plan.budget.steps[name]
-    base = load_config(CONFIG_DIR / run["config"], [*run.get("set", [])], resolve=False)
+    base = ctx.load_config(CONFIG_DIR / run["config"], [*run.get("set", [])], resolve=False)
     batch = plan.budget.batch_size or base.train.batch_size
-    # The folder names what was trained: a changed config, run overrides or data switch
-    # (another data source) never reuses or mixes with an older run.
-    what = [(CONFIG_DIR / run["config"]).read_text(encoding="utf-8"), *run.get("set", []),
-            *plan.overrides]
+    # The folder names what was trained: a changed config or run overrides never reuse or mix
+    # with an older run (``--set`` overrides get a work folder of their own).
+    what = [(CONFIG_DIR / run["config"]).read_text(encoding="utf-8"), *run.get("set", [])]
     tag = hashlib.sha256("\n".join(what).encode()).hexdigest()[:8]
     out = ctx.work / f"{name}-{steps}x{batch}-seed{ctx.seed}-{tag}"
     data_root = ctx.data_root / Path(base.data.root.replace("${RESTOREKIT_DATA}", "")
                                      .lstrip("/"))
     overrides = [*run.get("set", []), f"data.root={data_root}",
-                 *plan.overrides,
                  f"train.steps={steps}", f"train.seed={ctx.seed}", f"train.out_dir={out}",
                  f"train.device={ctx.device}",
                  f"train.checkpoint_interval={max(1, min(500, steps))}",
                  f"train.log_interval={max(1, min(10, steps // 10 or 1))}"]
     if plan.budget.batch_size is not None:
         overrides.append(f"train.batch_size={plan.budget.batch_size}")
-    return load_config(CONFIG_DIR / run["config"], overrides)
+    return ctx.load_config(CONFIG_DIR / run["config"], overrides)
 
 
 class _PerceptualTrainer:
@@ -296,7 +277,7 @@ def test_source(ctx: ReproContext, plan: Plan) -> tuple[Any, str]:
 
     t = plan.test
     kind, root, split, options = t["kind"], ctx.data_root / t["root"], t["split"], t["options"]
-    sets = dict(o.split("=", 1) for o in plan.overrides if "=" in o)
+    sets = dict(o.split("=", 1) for o in ctx.overrides if "=" in o)
     if sets.get("data.kind") == "stl10":
         kind, root, split, options = "stl10", Path(sets.get("data.root", "")), "test", {}
     elif not root.exists():

@@ -146,7 +146,7 @@ def train_run(ctx: ReproContext, plan: Plan, key: str, label: str, toml: str,
               lr: float | None = None) -> Run:
     """Train ``toml`` on ``degradation`` in ``ctx.work/KEY-...`` (a finished run is reused, an
     interrupted one resumed) and return where its weights are."""
-    from restorekit.train import load_config, train
+    from restorekit.train import train
 
     b = plan.budget
     root = ctx.dataset("bsd200_t91")
@@ -161,7 +161,7 @@ def train_run(ctx: ReproContext, plan: Plan, key: str, label: str, toml: str,
     overrides += [f"model.config.{k}={v}" for k, v in (model or {}).items()]
     if lr is not None:
         overrides.append(f"train.lr={lr}")
-    config = load_config(CONFIG_DIR / toml, overrides)
+    config = ctx.load_config(CONFIG_DIR / toml, overrides)
     config.description = f"{label}: {degradation} ({color})"
     ctx.log(f"training {key} ({config.model.name}, {b.steps} steps) in {out}")
     resume = (out / "checkpoints" / "last.pt").is_file()

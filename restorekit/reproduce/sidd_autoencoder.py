@@ -224,17 +224,15 @@ def _train(ctx: ReproContext, toml: str, steps: int, batch: int, s: Settings, so
 
     from restorekit.data.patches import PatchDataset
     from restorekit.errors import RestorekitError
-    from restorekit.train import load_config
-
     path = _config_path(toml)
-    base = load_config(path, resolve=False)
+    base = ctx.load_config(path, resolve=False)
     out = ctx.work / f"{base.name}-{steps}x{batch}-p{s.patch_size}-seed{ctx.seed}"
     overrides = [f"train.steps={steps}", f"train.batch_size={batch}", f"train.seed={ctx.seed}",
                  f"train.out_dir={out}", f"data.root={source.root}",
                  f"data.patch_size={s.patch_size}", f"train.device={ctx.device}",
                  f"train.threads={torch.get_num_threads()}",
                  f"train.checkpoint_interval={max(1, min(s.checkpoint_interval, steps))}"]
-    config = load_config(path, overrides)
+    config = ctx.load_config(path, overrides)
     d = config.data
     # the trainer gets the training scenes only (config.data names the whole folder)
     train_set = PatchDataset(_Subset(source, train_idx), patch_size=d.patch_size,

@@ -37,13 +37,18 @@ def _sigma_of(params: dict[str, Any]) -> float | None:
 
 
 def evaluate_model(restorer: Any, dataset: Path, spec: str, *, color: str = "as-is",
-                   y_channel: bool = False, crop_border: int = 0) -> dict[str, Any]:
+                   y_channel: bool = False, crop_border: int | str = 0,
+                   task: str = "denoise", blind: bool = True) -> dict[str, Any]:
     """Mean PSNR/SSIM of ``restorer`` on ``dataset`` degraded by ``spec``.
 
     ``color``: ``as-is`` keeps each image's mode, ``y`` turns RGB images into their Y channel.
-    ``y_channel``/``crop_border`` score RGB on Y with the border cropped (SR/JPEG conventions).
+    ``y_channel``/``crop_border`` score RGB on Y with the border cropped (SR/JPEG conventions);
+    ``crop_border="scale"`` crops as many pixels as the degradation's scale factor. A resampling
+    degradation first crops each image to a multiple of its scale (the SR "modcrop"). A ``jpeg``
+    or ``sr`` model restores colour images in YCbCr, as ``restorekit restore --task`` does.
+    ``blind=False`` skips the blind run of a method that takes sigma (a classical baseline).
     """
-    from restorekit.api import restore_with_info
+    from restorekit.api import restore_in_ycbcr, restore_with_info
     from restorekit.degrade import degrade
     from restorekit.evaluate.benchmark import dataset_files
     from restorekit.io import read_image, rgb_to_y
@@ -55,8 +60,14 @@ def evaluate_model(restorer: Any, dataset: Path, spec: str, *, color: str = "as-
         if color == "y" and clean.ndim == 3:
             clean = np.asarray(rgb_to_y(clean), dtype=np.float32)
         noisy, params = degrade(clean, spec, seed=idx)
+        scale = float(params.get("scale", 1))
+        scale = int(scale) if scale.is_integer() else 1
+        if scale > 1 and (clean.shape[0] % scale or clean.shape[1] % scale):
+            clean = clean[:clean.shape[0] // scale * scale, :clean.shape[1] // scale * scale]
+            noisy, params = degrade(clean, spec, seed=idx)
         noisy = np.asarray(noisy, dtype=np.float32)
-        kw = {"y_channel": y_channel and clean.ndim == 3, "crop_border": crop_border}
+        border = scale if crop_border == "scale" else int(crop_border)
+        kw = {"y_channel": y_channel and clean.ndim == 3, "crop_border": border}
 
         def score(img: np.ndarray, clean: np.ndarray = clean,
                   kw: dict[str, Any] = kw) -> tuple[float, float]:
@@ -64,8 +75,12 @@ def evaluate_model(restorer: Any, dataset: Path, spec: str, *, color: str = "as-
             return psnr(img, clean, **kw), ssim(img, clean, **kw)
 
         rows["input"].append(score(noisy))
-        out, _ = restore_with_info(noisy, restorer)
-        rows["blind"].append(score(out))
+        if task != "denoise":
+            out, _ = restore_in_ycbcr(noisy, restorer, luma_only=task == "sr")
+            rows["blind"].append(score(out))
+        elif blind or not restorer.uses_sigma:
+            out, _ = restore_with_info(noisy, restorer)
+            rows["blind"].append(score(out))
         sigma = _sigma_of(params)
         if restorer.uses_sigma and sigma is not None:
             out, _ = restore_with_info(noisy, restorer, sigma=sigma)
@@ -101,7 +116,7 @@ def _checkpoint_net(run_dir: Path, checkpoint: str, use_ema: bool) -> tuple[Any,
 def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int] = (1,),
             default: bool = False, scales: Sequence[int] = (), data: str, licence: str,
             config_file: str, evals: Sequence[tuple[str, str]] = (), color: str = "as-is",
-            y_channel: bool = False, crop_border: int = 0, checkpoint: str = "last.pt",
+            y_channel: bool = False, crop_border: int | str = 0, checkpoint: str = "last.pt",
             use_ema: bool = True, zoo_dir: str | Path = ZOO_DIR,
             data_root: str | Path | None = None) -> Path:
     """Write ``zoo_dir/NAME.safetensors`` + card from ``run_dir``'s checkpoint; return the card."""
@@ -125,14 +140,15 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
     root = Path(data_root) if data_root else Path(data_dir())
     restorer = NetworkRestorer.from_registry(config["model"]["name"], weights=str(weights))
     metrics = [evaluate_model(restorer, root / ds, spec, color=color, y_channel=y_channel,
-                              crop_border=crop_border)
+                              crop_border=crop_border, task=task)
                for ds, spec in evals]
     full = json.loads(card_path(weights).read_text())
     full["metrics"] = metrics
     full["metrics_protocol"] = (
         "degrade(image, SPEC, seed=image index), noise not clipped; PSNR/SSIM on the clipped "
         "output" + (", Y channel" if y_channel else "")
-        + (f", {crop_border}-pixel border cropped" if crop_border else "")
+        + (", border of the scale factor cropped" if crop_border == "scale"
+           else f", {crop_border}-pixel border cropped" if crop_border else "")
         + "; blind = noise level estimated from the image, sigma = true sigma given")
     path = atomic_write_text(card_path(weights), json.dumps(full, indent=2) + "\n")
     zoo_models.cache_clear()
@@ -195,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval", action="append", default=[], metavar="DATASET=SPEC")
     parser.add_argument("--color", default="as-is", choices=["as-is", "y"])
     parser.add_argument("--y-channel", action="store_true")
-    parser.add_argument("--crop-border", type=int, default=0)
+    parser.add_argument("--crop-border", default="0",
+                        help="pixels cropped before scoring, or 'scale' (the SR convention)")
     parser.add_argument("--checkpoint", default="last.pt")
     parser.add_argument("--no-ema", action="store_true")
     args = parser.parse_args(argv)
@@ -206,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        scales=[int(s) for s in args.scales.split(",") if s],
                        default=args.default, data=args.data, licence=args.licence,
                        config_file=args.config_file, evals=evals, color=args.color,  # type: ignore[arg-type]
-                       y_channel=args.y_channel, crop_border=args.crop_border,
+                       y_channel=args.y_channel,
+                       crop_border=("scale" if args.crop_border == "scale"
+                                    else int(args.crop_border)),
                        checkpoint=args.checkpoint, use_ema=not args.no_ema)
     except RestorekitError as exc:
         print(f"publish: error: {exc}", file=sys.stderr)

@@ -64,3 +64,28 @@ def test_cli_lists_experiments(toy_experiment: str) -> None:
     assert result.exit_code == 0 and "toy" in result.output and "Toy experiment" in result.output
     result = CliRunner().invoke(reproduce_command, [])
     assert result.exit_code != 0 and "--list" in result.output
+
+
+def test_set_overrides_every_training_config_and_gets_its_own_work_folder(
+        tmp_path: Path) -> None:
+    config = Path(repro.__file__).parents[1] / "experiments" / "examples" / "dncnn_tiny.toml"
+    plain = ReproContext.create("toy", budget="quick", out=tmp_path, seed=0, device="cpu",
+                                quiet=True, data_root=tmp_path)
+    ctx = ReproContext.create("toy", budget="quick", out=tmp_path, seed=0, device="cpu",
+                              quiet=True, data_root=tmp_path,
+                              overrides=["train.lr=0.5", "train.steps=7"])
+    assert plain.load_config(config, ["train.steps=5"], resolve=False).train.steps == 5
+    cfg = ctx.load_config(config, ["train.steps=5"], resolve=False)
+    assert (cfg.train.steps, cfg.train.lr) == (7, 0.5)  # the user's --set comes last
+    assert ctx.work != plain.work and ctx.work.parent == plain.work.parent
+    with pytest.raises(RestorekitError):
+        ReproContext.create("toy", budget="quick", out=tmp_path, seed=0, device="cpu",
+                            quiet=True, data_root=tmp_path,
+                            overrides=["train.nope=1"]).load_config(config, resolve=False)
+
+
+def test_cli_records_set_in_the_regenerate_command(toy_experiment: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(reproduce_command, [toy_experiment, "--out", str(tmp_path),
+                                                    "--set", "train.lr=0.5"])
+    assert result.exit_code == 0, result.output
+    assert "--set train.lr=0.5" in (tmp_path / "toy.md").read_text()

@@ -93,20 +93,20 @@ def test_run_configs_follow_the_paper(tmp_path: Path, data_root: Path) -> None:
     assert perceptual.train.loss_options["layers"] == ["fc"]
 
 
-def test_stl10_switch_overrides_data(tmp_path: Path, data_root: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(R.OVERRIDES_ENV, "data.kind=stl10 data.root=/x/stl data.split=unlabeled "
-                                        "data.options={}")
+def test_stl10_switch_overrides_data(tmp_path: Path, data_root: Path) -> None:
+    switch = ("data.kind=stl10", "data.root=/x/stl", "data.split=unlabeled", "data.options={}")
     ctx = ReproContext.create("gated-dsc", budget="quick", out=tmp_path, seed=0, device="cpu",
-                              quiet=True, data_root=data_root)
+                              quiet=True, data_root=data_root, overrides=switch)
     plan = R.load_plan("quick")
     cfg = R.run_config(ctx, plan, "dsc-sgd")
     assert (cfg.data.kind, cfg.data.root, cfg.data.split) == ("stl10", "/x/stl", "unlabeled")
     assert cfg.data.options == {}
-    monkeypatch.delenv(R.OVERRIDES_ENV)
-    default = R.run_config(ctx, R.load_plan("quick"), "dsc-sgd")
+    plain = ReproContext.create("gated-dsc", budget="quick", out=tmp_path, seed=0,
+                                device="cpu", quiet=True, data_root=data_root)
+    default = R.run_config(plain, R.load_plan("quick"), "dsc-sgd")
     assert re.search(r"-[0-9a-f]{8}$", cfg.train.out_dir)
-    assert cfg.train.out_dir != default.train.out_dir  # never mixed with default runs
+    assert Path(cfg.train.out_dir).parent != Path(default.train.out_dir).parent
+    assert Path(cfg.train.out_dir).parent.name.startswith("runs-set-")  # never mixed
 
 
 def test_gates_fold_into_the_classifier() -> None:

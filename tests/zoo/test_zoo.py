@@ -110,6 +110,37 @@ def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: P
     assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
 
 
+class _Identity:
+    name = "identity"
+    uses_sigma = False
+    in_channels = 1
+
+    def restore(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+        return image
+
+
+def test_sr_evaluation_modcrops_and_crops_the_scale_border(tmp_path: Path,
+                                                         rgb_image: np.ndarray) -> None:
+    """SR cards follow the Set5 convention: each image cropped to a multiple of the scale,
+    scored on Y with a border of the scale factor removed."""
+    from restorekit.degrade import degrade
+    from restorekit.io import read_image, rgb_to_y, write_image
+    from restorekit.zoo.publish import evaluate_model
+
+    data = tmp_path / "set"
+    data.mkdir()
+    image = rgb_image[:31, :29]  # neither side a multiple of 3
+    write_image(data / "a.png", image)
+    row = evaluate_model(_Identity(), data, "resample:scale=3", color="y",
+                         crop_border="scale", task="sr")
+    clean = np.asarray(rgb_to_y(read_image(data / "a.png")[0]), dtype=np.float32)[:30, :27]
+    low, _ = degrade(clean, "resample:scale=3", seed=0)
+    expected = psnr(np.clip(low, 0, 1), clean, crop_border=3)
+    assert row["input_psnr"] == pytest.approx(expected, abs=1e-3)
+    assert row["blind_psnr"] == row["input_psnr"]  # the identity "model" changes nothing
+    assert row["blind_psnr"] != pytest.approx(psnr(np.clip(low, 0, 1), clean), abs=1e-3)
+
+
 def test_zoo_docs_render_every_card() -> None:
     from restorekit.zoo.publish import render_zoo_docs
 

@@ -1,0 +1,173 @@
+"""Quality of the shipped models against the baselines they must beat, side by side.
+
+Every row is measured by the model cards' own protocol (``restorekit.zoo.publish.evaluate_model``:
+degradation seeded by image index, Gaussian noise not clipped, PSNR/SSIM of the clipped output):
+
+- gray denoising, Set12, sigma 15 / 25 / 50: BM3D (true sigma) vs the default gray denoiser;
+- colour denoising, Urban100 (10 images), sigma 15 / 25 / 50: CBM3D (``bm3d.bm3d_rgb``, true
+  sigma) vs the colour denoiser and the gray denoiser run per channel;
+- JPEG deblocking, Classic5, quality 10 / 20 / 30 / 40: the JPEG itself vs the deblocker;
+- super-resolution, Set5 on Y, x2 / x3 / x4, border of the scale cropped: bicubic vs the SR model.
+
+Networks are scored blind (noise level estimated) and, when they take one, with the true sigma.
+Rows are cached in ``docs/benchmarks/zoo_quality.json`` under the method, the case and the
+weights' sha256, so the slow classical baselines run once and a republished model is re-measured.
+Prints a table and writes ``docs/benchmarks/zoo_quality.md``::
+
+    python benchmarks/zoo_quality.py [--only denoise-gray,denoise-rgb,jpeg,sr] [--match TEXT]
+                                     [--fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from machine_info import REPO, cpu_model, default_data  # noqa: E402
+
+OUT = REPO / "docs" / "benchmarks" / "zoo_quality.md"
+CACHE = OUT.with_suffix(".json")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validation set under one degradation, scored one way."""
+
+    group: str
+    dataset: str
+    spec: str
+    task: str = "denoise"
+    color: str = "as-is"
+    y_channel: bool = False
+    crop_border: int | str = 0
+    goal: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}|{self.spec}|{self.color}|{int(self.y_channel)}|{self.crop_border}"
+
+
+CASES = [
+    *(Case("denoise-gray", "set12", f"gaussian:sigma={s}", goal=g)
+      for s, g in ((15, "DnCNN-S 32.84"), (25, "DnCNN-S 30.42"), (50, "DnCNN-S 27.18"))),
+    *(Case("denoise-rgb", "urban100_sub10", f"gaussian:sigma={s}",
+           goal="CBM3D + 0.7 dB" if s == 25 else "") for s in (15, 25, 50)),
+    *(Case("jpeg", "classic5", f"jpeg:quality={q}", task="jpeg",
+           goal={10: "DnCNN-3 29.40", 20: "DnCNN-3 31.63"}.get(q, "")) for q in (10, 20, 30, 40)),
+    *(Case("sr", "set5", f"resample:scale={s}", task="sr", color="y", crop_border="scale",
+           goal=g) for s, g in ((2, "DnCNN-3 37.58"), (3, "DnCNN-3 33.75"), (4, "DnCNN-3 31.40"))),
+]
+#: The classical baseline of each group (None: the degraded input itself is the baseline).
+BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "jpeg": None, "sr": None}
+
+
+def _methods(group: str, task: str, channels: int) -> list[str]:
+    """The shipped models to score for a group: its default, plus the gray model per channel."""
+    import restorekit.zoo as zoo
+
+    names = []
+    for c in (channels, 1):
+        name = zoo.default_model(task, c)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _measure(method: str, case: Case, data: Path) -> dict[str, Any]:
+    from restorekit.api import make_restorer
+    from restorekit.zoo.publish import evaluate_model
+
+    restorer = make_restorer(method, device="cpu", task=case.task)
+    start = time.perf_counter()
+    row = evaluate_model(restorer, data / case.dataset, case.spec, color=case.color,
+                         y_channel=case.y_channel, crop_border=case.crop_border,
+                         task=case.task, blind=method != "bm3d")
+    row["seconds"] = round(time.perf_counter() - start, 1)
+    return row
+
+
+def _method_id(method: str) -> str:
+    import restorekit.zoo as zoo
+
+    model = zoo.zoo_models().get(method)
+    return f"{method}@{model.card['sha256'][:12]}" if model else method
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated groups: "
+                        + ", ".join(BASELINES))
+    parser.add_argument("--match", default="", help="measure only cases whose degradation "
+                        "contains this text, e.g. sigma=25")
+    parser.add_argument("--fresh", action="store_true", help="ignore the cached rows")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from restorekit.evaluate.tables import format_table
+
+    data = default_data()
+    cache_path = args.out.with_suffix(".json")
+    cache = {} if args.fresh or not cache_path.is_file() else json.loads(cache_path.read_text())
+    groups = [g for g in args.only.split(",") if g] or list(BASELINES)
+    rows = []
+    for case in CASES:
+        if not (data / case.dataset).is_dir():
+            print(f"skip {case.dataset}: not found under {data} (set RESTOREKIT_DATA)",
+                  file=sys.stderr)
+            continue
+        channels = 3 if case.group == "denoise-rgb" else 1
+        methods = ([BASELINES[case.group]] if BASELINES[case.group] else []) + _methods(
+            case.group, case.task, channels)
+        for method in methods:
+            key = f"{_method_id(method)}|{case.key}"
+            if key not in cache and case.group in groups and args.match in case.spec:
+                print(f"{case.dataset} {case.spec}: {method} ...", flush=True)
+                cache[key] = _measure(method, case, data)
+                cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+            if key in cache:
+                row = cache[key]
+                rows.append({"task": case.group, "set": case.dataset,
+                             "degradation": case.spec, "method": method,
+                             "input PSNR": row["input_psnr"],
+                             "PSNR blind": row.get("blind_psnr", "-"),
+                             "PSNR sigma": row.get("sigma_psnr", "-"),
+                             "SSIM": row.get("blind_ssim", row.get("sigma_ssim")),
+                             "goal": case.goal})
+    table = format_table(rows, "table", digits=2)
+    print(table)
+    command = "python benchmarks/zoo_quality.py" + "".join(
+        f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    text = "\n".join([
+        "# Shipped models vs the baselines they must beat",
+        "",
+        __doc__.split("\n\n", 1)[1].split("Prints a table")[0].strip(),
+        "",
+        f"- Command: `{command}`",
+        f"- Machine: {cpu_model()}, {args.threads} torch threads",
+        f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        "- `input PSNR` is the degraded input (for JPEG the decoded JPEG, for SR bicubic);"
+        " `SSIM` is the blind run's (the baseline's with true sigma). Baselines: BM3D / CBM3D"
+        " (bm3d package, true sigma).",
+        "",
+        format_table(rows, "md", digits=2),
+        "",
+    ])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
