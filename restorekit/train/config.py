@@ -91,6 +91,8 @@ class TrainConfig:
     ``ema`` is an EMA decay of the weights (0 = off) used for validation and export.
     ``val_interval``/``checkpoint_interval`` of 0 mean "only at the end". ``out_dir`` empty =
     ``runs/<name>``. ``threads`` sets torch's CPU threads for the process (0 = torch's default).
+    ``init_weights`` starts a fresh run from trained weights (a ``.safetensors`` file or a
+    shipped model's name) instead of a random init: fine-tuning; a resumed run ignores it.
     """
 
     steps: int = 1000
@@ -118,6 +120,7 @@ class TrainConfig:
     ema: float = 0.0
     tensorboard: bool = True
     threads: int = 0
+    init_weights: str = ""
 
 
 @dataclass

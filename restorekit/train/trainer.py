@@ -268,7 +268,10 @@ class Trainer:
         if not hasattr(self.train_set, "__len__"):
             raise RestorekitError("the training set must be a map-style dataset with a length")
 
-        self.net = self._build_net().to(self.device)
+        self.net = self._build_net()
+        if t.init_weights and self.ckpt is None:
+            self._load_init_weights(t.init_weights)
+        self.net = self.net.to(self.device)
         self._loss_sum = self._loss_sum.to(self.device)
         self.loss_fn = build_loss(t.loss, **t.loss_options).to(self.device)
         intermediates = bool(getattr(self.loss_fn, "needs_intermediates", False))
@@ -326,6 +329,22 @@ class Trainer:
                 if channels and key in valid and key not in model.config:
                     model.config[key] = channels
         return build_net(model.name, **model.config)
+
+    def _load_init_weights(self, source: str) -> None:
+        """Start from ``source``: a shipped model's name or a weights file (sha256-checked
+        against its card when it has one)."""
+        import restorekit.zoo as zoo
+        from restorekit.weights import load_weights, read_card
+
+        if source in zoo.zoo_models():
+            model = zoo.get_zoo_model(source)
+            path, sha256 = model.weights, model.card.get("sha256")
+        else:
+            path = Path(source)
+            card = read_card(path) if path.is_file() else None
+            sha256 = card.get("sha256") if card else None
+        load_weights(self.net, path, sha256=sha256)
+        self.status(f"initialised from {source}")
 
     def _amp_dtype(self) -> torch.dtype | None:
         """Autocast dtype: ``auto`` = bf16 (else fp16) on CUDA, float32 elsewhere (fastest on

@@ -211,3 +211,29 @@ def test_cli_train_print_config_run_and_resume(make_config, tmp_path: Path) -> N
     assert again.exception is None and again.return_value == 0
     ckpt = torch.load(Path(cfg.train.out_dir) / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["step"] == 4
+
+
+def _set_up(trainer: Trainer) -> Trainer:
+    trainer._setup()  # builds the net (and loads init_weights) as run() does first
+    return trainer
+
+
+def test_init_weights_fine_tunes_from_trained_weights(make_config) -> None:
+    first = train(make_config(), quiet=True)
+    trained = first.model.state_dict().values()
+    tuned = _set_up(Trainer(make_config("tuned", train={"init_weights": str(first.weights)}),
+                            quiet=True))
+    assert all(torch.equal(a, b) for a, b in zip(tuned.net.state_dict().values(), trained,
+                                                 strict=True))
+    fresh = _set_up(Trainer(make_config("fresh"), quiet=True))
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.net.state_dict().values(), trained,
+                                                     strict=True))
+    with pytest.raises(RestorekitError, match="do not match"):
+        _set_up(Trainer(make_config("deeper", model={"name": "dncnn", "config": {"depth": 4}},
+                                    train={"init_weights": str(first.weights)}), quiet=True))
+    data = bytearray(first.weights.read_bytes())
+    data[-3] ^= 0xFF  # the card's sha256 no longer matches
+    first.weights.write_bytes(bytes(data))
+    with pytest.raises(RestorekitError, match="sha256"):
+        _set_up(Trainer(make_config("bad", train={"init_weights": str(first.weights)}),
+                        quiet=True))
