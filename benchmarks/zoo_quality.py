@@ -6,7 +6,10 @@ degradation seeded by image index, Gaussian noise not clipped, PSNR/SSIM of the 
 - gray denoising, Set12, sigma 15 / 25 / 50: BM3D (true sigma) vs the default gray denoiser;
 - colour denoising, Urban100 (10 images), sigma 15 / 25 / 50: CBM3D (``bm3d.bm3d_rgb``, true
   sigma) vs the colour denoiser and the gray denoiser run per channel;
-- JPEG deblocking, Classic5, quality 10 / 20 / 30 / 40: the JPEG itself vs the deblocker;
+- real camera noise, CC15 (15 real noisy / mean-of-burst pairs, cameras never trained on):
+  CBM3D with the noise level estimated vs every shipped denoiser, blind;
+- JPEG deblocking, Classic5, quality 10 / 20 / 30 / 40: the JPEG itself vs the deblocker; and
+  on colour (Urban100, quality 10 / 20, 4:2:0 chroma, PSNR on RGB) the gray deblocker in YCbCr;
 - super-resolution, Set5 on Y, x2 / x3 / x4, border of the scale cropped: bicubic vs the SR model.
 
 Networks are scored blind (noise level estimated) and, when they take one, with the true sigma.
@@ -59,19 +62,24 @@ CASES = [
       for s, g in ((15, "DnCNN-S 32.84"), (25, "DnCNN-S 30.42"), (50, "DnCNN-S 27.18"))),
     *(Case("denoise-rgb", "urban100_sub10", f"gaussian:sigma={s}",
            goal="CBM3D + 0.7 dB" if s == 25 else "") for s in (15, 25, 50)),
+    Case("real-rgb", "cc15_nam", "pairs", goal="beat the Gaussian colour model"),
     *(Case("jpeg", "classic5", f"jpeg:quality={q}", task="jpeg",
            goal={10: "DnCNN-3 29.40", 20: "DnCNN-3 31.63"}.get(q, "")) for q in (10, 20, 30, 40)),
+    *(Case("jpeg-rgb", "urban100_sub10", f"jpeg:quality={q}", task="jpeg") for q in (10, 20)),
     *(Case("sr", "set5", f"resample:scale={s}", task="sr", color="y", crop_border="scale",
            goal=g) for s, g in ((2, "DnCNN-3 37.58"), (3, "DnCNN-3 33.75"), (4, "DnCNN-3 31.40"))),
 ]
 #: The classical baseline of each group (None: the degraded input itself is the baseline).
-BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "jpeg": None, "sr": None}
+BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "real-rgb": "bm3d", "jpeg": None,
+             "jpeg-rgb": None, "sr": None}
 
 
 def _methods(group: str, task: str, channels: int) -> list[str]:
     """The shipped models to score for a group: its default, plus the gray model per channel."""
     import restorekit.zoo as zoo
 
+    if group == "real-rgb":  # every shipped denoiser, Gaussian or real-noise
+        return [m.name for m in zoo.zoo_models().values() if m.task == "denoise"]
     names = []
     for c in (channels, 1):
         name = zoo.default_model(task, c)
@@ -88,7 +96,7 @@ def _measure(method: str, case: Case, data: Path) -> dict[str, Any]:
     start = time.perf_counter()
     row = evaluate_model(restorer, data / case.dataset, case.spec, color=case.color,
                          y_channel=case.y_channel, crop_border=case.crop_border,
-                         task=case.task, blind=method != "bm3d")
+                         task=case.task, blind=method != "bm3d" or case.spec == "pairs")
     row["seconds"] = round(time.perf_counter() - start, 1)
     return row
 
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {case.dataset}: not found under {data} (set RESTOREKIT_DATA)",
                   file=sys.stderr)
             continue
-        channels = 3 if case.group == "denoise-rgb" else 1
+        channels = 3 if case.group.endswith("-rgb") else 1
         methods = ([BASELINES[case.group]] if BASELINES[case.group] else []) + _methods(
             case.group, case.task, channels)
         for method in methods:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,25 +36,22 @@ def _sigma_of(params: dict[str, Any]) -> float | None:
     return float(steps[0]["sigma"]) if len(steps) == 1 else None
 
 
-def evaluate_model(restorer: Any, dataset: Path, spec: str, *, color: str = "as-is",
-                   y_channel: bool = False, crop_border: int | str = 0,
-                   task: str = "denoise", blind: bool = True) -> dict[str, Any]:
-    """Mean PSNR/SSIM of ``restorer`` on ``dataset`` degraded by ``spec``.
-
-    ``color``: ``as-is`` keeps each image's mode, ``y`` turns RGB images into their Y channel.
-    ``y_channel``/``crop_border`` score RGB on Y with the border cropped (SR/JPEG conventions);
-    ``crop_border="scale"`` crops as many pixels as the degradation's scale factor. A resampling
-    degradation first crops each image to a multiple of its scale (the SR "modcrop"). A ``jpeg``
-    or ``sr`` model restores colour images in YCbCr, as ``restorekit restore --task`` does.
-    ``blind=False`` skips the blind run of a method that takes sigma (a classical baseline).
-    """
-    from restorekit.api import restore_in_ycbcr, restore_with_info
+def _degraded_images(dataset: Path, spec: str,
+                     color: str) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    """``(clean, degraded, params)`` for each image of ``dataset``: real noisy/clean pairs when
+    ``spec`` is ``pairs``, else each clean image degraded by ``spec`` (seed = image index)."""
     from restorekit.degrade import degrade
     from restorekit.evaluate.benchmark import dataset_files
     from restorekit.io import read_image, rgb_to_y
-    from restorekit.metrics import psnr, ssim
 
-    rows: dict[str, list[tuple[float, float]]] = {"input": [], "blind": [], "sigma": []}
+    if spec == "pairs":
+        from restorekit.data.folders import PairedFolderSource
+
+        source = PairedFolderSource(dataset)
+        for idx in range(len(source)):
+            item = source[idx]
+            yield item["clean"], item["noisy"], {}
+        return
     for idx, path in enumerate(dataset_files(dataset)):
         clean, _ = read_image(path)
         if color == "y" and clean.ndim == 3:
@@ -65,8 +62,31 @@ def evaluate_model(restorer: Any, dataset: Path, spec: str, *, color: str = "as-
         if scale > 1 and (clean.shape[0] % scale or clean.shape[1] % scale):
             clean = clean[:clean.shape[0] // scale * scale, :clean.shape[1] // scale * scale]
             noisy, params = degrade(clean, spec, seed=idx)
-        noisy = np.asarray(noisy, dtype=np.float32)
-        border = scale if crop_border == "scale" else int(crop_border)
+        yield clean, np.asarray(noisy, dtype=np.float32), params
+
+
+def evaluate_model(restorer: Any, dataset: Path, spec: str, *, color: str = "as-is",
+                   y_channel: bool = False, crop_border: int | str = 0,
+                   task: str = "denoise", blind: bool = True) -> dict[str, Any]:
+    """Mean PSNR/SSIM of ``restorer`` on ``dataset`` degraded by ``spec``.
+
+    ``spec="pairs"`` scores real noisy/clean pairs (``*_real``/``*_mean`` and the other layouts
+    of :func:`restorekit.data.folders.find_pairs`) instead of degrading clean images.
+    ``color``: ``as-is`` keeps each image's mode, ``y`` turns RGB images into their Y channel.
+    ``y_channel``/``crop_border`` score RGB on Y with the border cropped (SR/JPEG conventions);
+    ``crop_border="scale"`` crops as many pixels as the degradation's scale factor. A resampling
+    degradation first crops each image to a multiple of its scale (the SR "modcrop"). A ``jpeg``
+    or ``sr`` model restores colour images in YCbCr, as ``restorekit restore --task`` does.
+    ``blind=False`` skips the blind run of a method that takes sigma (a classical baseline).
+    """
+    from restorekit.api import restore_in_ycbcr, restore_with_info
+    from restorekit.metrics import psnr, ssim
+
+    rows: dict[str, list[tuple[float, float]]] = {"input": [], "blind": [], "sigma": []}
+    for clean, noisy, params in _degraded_images(dataset, spec, color):
+        scale = float(params.get("scale", 1))
+        border = (int(scale) if scale.is_integer() else 1) if crop_border == "scale" else int(
+            crop_border)
         kw = {"y_channel": y_channel and clean.ndim == 3, "crop_border": border}
 
         def score(img: np.ndarray, clean: np.ndarray = clean,

@@ -166,3 +166,19 @@ def test_mnist_inpainter_redraws_the_lower_half(dataset) -> None:
         assert info.method == "rk-unet-mnist-inpaint" and out.shape == (28, 28)
         gains.append(psnr(out[14:], digit[14:]) - psnr(np.clip(damaged[14:], 0, 1), digit[14:]))
     assert np.mean(gains) > 3.0
+
+
+def test_real_pairs_are_scored_as_they_are(tmp_path: Path, rgb_image: np.ndarray) -> None:
+    from restorekit.io import read_image, write_image
+    from restorekit.zoo.publish import evaluate_model
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        write_image(tmp_path / f"{name}_mean.png", rgb_image)
+        write_image(tmp_path / f"{name}_real.png",
+                    np.clip(rgb_image + rng.normal(0, 0.05, rgb_image.shape), 0, 1))
+    row = evaluate_model(_Identity(), tmp_path, "pairs")
+    expected = np.mean([psnr(read_image(tmp_path / f"{n}_real.png")[0],
+                             read_image(tmp_path / f"{n}_mean.png")[0]) for n in ("a", "b")])
+    assert row["images"] == 2 and row["input_psnr"] == pytest.approx(expected, abs=1e-3)
+    assert row["blind_psnr"] == row["input_psnr"] and "sigma_psnr" not in row
