@@ -201,12 +201,18 @@ def render_zoo_docs() -> str:
                   f"- Weights: `{card['weights']}` (sha256 `{card['sha256']}`, "
                   f"{model.weights.stat().st_size / 2**20:.1f} MiB)", "",
                   f"Measured ({card.get('metrics_protocol', '')}):", ""]
-        cols = [c for c in ("dataset", "degradation", "images", "input_psnr", "blind_psnr",
-                            "blind_ssim", "sigma_psnr", "sigma_ssim")
-                if any(c in m for m in card.get("metrics", []))]
         from restorekit.evaluate.tables import format_table
 
-        lines += [format_table(card.get("metrics", []), "md", digits=4, columns=cols), ""]
+        output = "blind" if zoo["task"] == "denoise" else "output"
+        names = {"dataset": "dataset", "degradation": "degradation", "images": "images",
+                 "input_psnr": "input PSNR", "blind_psnr": f"{output} PSNR",
+                 "blind_ssim": f"{output} SSIM", "sigma_psnr": "true-sigma PSNR",
+                 "sigma_ssim": "true-sigma SSIM"}
+        rows = [{names.get(k, k.replace("_", " ")): v for k, v in m.items()}
+                for m in card.get("metrics", [])]
+        cols = [n for n in names.values() if any(n in r for r in rows)]
+        cols += [k for k in dict.fromkeys(k for r in rows for k in r) if k not in cols]
+        lines += [format_table(rows, "md", digits=4, columns=cols), ""]
     return "\n".join(lines)
 
 
