@@ -208,7 +208,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
       or any method named by ``model``;
     - ``jpeg``: remove JPEG blocking with a deblocking model;
     - ``sr``: upscale by ``scale`` (2, 3 or 4): bicubic, refined by a super-resolution model when
-      one is shipped or named (the VDSR/MemNet protocol: the net restores the bicubic upscale);
+      one is shipped or named (the VDSR/MemNet protocol: the net restores the bicubic upscale;
+      on colour images only Y goes through a gray net); ``model="bicubic"``: interpolation only;
     - ``inpaint``: fill the pixels where ``mask`` (HxW, non-zero = missing) is set, by
       biharmonic interpolation or a named network; a shipped inpainter made for one image size
       (the MNIST lower-half model) runs without a mask on images of that size.
@@ -240,9 +241,12 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
         from restorekit.degrade.resample import upscale
 
         image = np.clip(upscale(image, scale, "bicubic"), 0.0, 1.0).astype(np.float32)
-        name = (resolve_method(model, channels, "sr", scale) if weights is None
+        name = (None if model == "bicubic" and weights is None
+                else resolve_method(model, channels, "sr", scale) if weights is None
                 else _arch_of(weights) if model in (None, "", "auto") else model)
-        if name is None:
+        if name is None and model == "bicubic":
+            out, info = image, RestoreInfo(method="bicubic")
+        elif name is None:
             out, info = image, RestoreInfo(method="bicubic", extra={
                 "note": "no super-resolution model is shipped yet: bicubic interpolation only"})
         else:

@@ -34,12 +34,23 @@ def test_colour_image_gets_a_denoiser_too(rgb_image: np.ndarray) -> None:
     assert psnr(out, rgb_image) > psnr(np.clip(noisy(rgb_image), 0, 1), rgb_image) + 6
 
 
-def test_sr_upscales_and_says_when_no_model_refines(gray_image: np.ndarray) -> None:
-    out, info = restore_task(gray_image, "sr", scale=3)
-    assert out.shape == (gray_image.shape[0] * 3, gray_image.shape[1] * 3)
-    assert info.extra["scale"] == 3 and info.extra["task"] == "sr"
-    if info.method == "bicubic":
-        assert "no super-resolution model" in info.extra["note"]
+def test_sr_upscales_with_the_shipped_model_and_beats_bicubic(gray_image: np.ndarray) -> None:
+    from restorekit.degrade.resample import downscale, upscale
+
+    y, x = np.mgrid[0:64, 0:64]
+    edges = (0.2 + 0.5 * ((x // 8 + y // 12) % 2) + 0.2 * ((x - 32) ** 2 + (y - 30) ** 2 < 200))
+    edges = edges.astype(np.float32)  # sharp edges: where SR beats interpolation
+    colour = np.stack([edges, edges[::-1], 0.9 - 0.5 * edges], -1).astype(np.float32)
+    for image in (edges, colour):  # colour: Y through the net, bicubic chroma
+        small = downscale(image, 2, "bicubic")
+        out, info = restore_task(small, "sr", scale=2)
+        assert out.shape == image.shape and info.method == "rk-unet-sr-y"
+        assert info.extra["scale"] == 2 and info.extra["task"] == "sr"
+        bicubic = np.clip(upscale(small, 2, "bicubic"), 0, 1)
+        kw = {"crop_border": 2, "y_channel": image.ndim == 3}
+        assert psnr(out, image, **kw) > psnr(bicubic, image, **kw) + 0.5
+    out, info = restore_task(gray_image, "sr", scale=2, model="bicubic")
+    assert info.method == "bicubic" and out.shape == (128, 96)
     with pytest.raises(RestorekitError, match="scale of 2, 3 or 4"):
         restore_task(gray_image, "sr", scale=5)
 

@@ -39,7 +39,8 @@ def _cuda_available() -> bool:
                    "inpaint (fill --mask).")
 @click.option("-m", "--method", "--model", "method", default="auto", show_default=True,
               help="A shipped model or registered method (see `restorekit models`), or "
-                   "ARCH@WEIGHTS; auto picks the best available for the task.")
+                   "ARCH@WEIGHTS; auto picks the best available for the task; with --task "
+                   "sr, bicubic upscales by interpolation alone.")
 @click.option("--scale", type=click.Choice(["2", "3", "4"]), help="Upscaling factor for --task sr.")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False),
               help="Mask image for --task inpaint: white/non-zero pixels are missing.")
@@ -73,7 +74,8 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
 
     state = get_state()
     read_options = {"max_pixels": default_max_pixels() if max_pixels is None else max_pixels}
-    check_method(method)  # an unknown name fails once, before any file is read
+    if not (task == "sr" and method == "bicubic"):  # bicubic: SR by interpolation alone
+        check_method(method)  # an unknown name fails once, before any file is read
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
     mask = None
