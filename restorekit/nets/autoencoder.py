@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restorekit.nets.common import crop_to, pad_to_multiple
+from restorekit.nets.common import conv_pool_stack, crop_to, pad_to_multiple
 from restorekit.restorers.base import register_net
 
 
@@ -57,14 +57,9 @@ class MnistDAE(nn.Module):
         self.features = tuple(int(f) for f in features)
         self.multiple = 2 ** len(self.features)
 
-        enc: list[nn.Module] = []
-        prev = in_channels
-        for f in self.features:
-            enc += [nn.Conv2d(prev, f, 3, padding=1), nn.BatchNorm2d(f), nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2)]
-            prev = f
-        self.encoder = nn.Sequential(*enc)
+        self.encoder = conv_pool_stack(in_channels, self.features)
 
+        prev = self.features[-1]
         dec: list[nn.Module] = []
         for f in reversed(self.features[:-1]):
             dec += [nn.ConvTranspose2d(prev, f, 3, stride=2, padding=1, output_padding=1),

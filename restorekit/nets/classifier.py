@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from restorekit.nets.common import conv_pool_stack
+
 
 class MnistClassifier(nn.Module):
     """Conv/BN/ReLU/MaxPool features (like ``MnistDAE.encoder``) + dropout + MLP head.
@@ -29,16 +31,11 @@ class MnistClassifier(nn.Module):
         self.features_cfg = tuple(int(f) for f in features)
         if not self.features_cfg:
             raise ValueError("features needs at least one stage")
-        layers: list[nn.Module] = []
-        prev = in_channels
-        for f in self.features_cfg:
-            layers += [nn.Conv2d(prev, f, 3, padding=1), nn.BatchNorm2d(f), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
-            prev = f
-        self.features = nn.Sequential(*layers)
+        self.features = conv_pool_stack(in_channels, self.features_cfg)
         side = size // 2 ** len(self.features_cfg)
+        flat = self.features_cfg[-1] * side * side
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(prev * side * side, hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(flat, hidden), nn.ReLU(inplace=True),
                                   nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

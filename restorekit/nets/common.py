@@ -1,4 +1,5 @@
-"""Small helpers every architecture shares: padding to a size multiple, counting."""
+"""Small helpers every architecture shares: padding to a size multiple, a conv encoder stack,
+counting."""
 
 from __future__ import annotations
 
@@ -25,6 +26,17 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Undo :func:`pad_to_multiple`: keep the top-left ``size`` = (H, W)."""
     return x[..., : size[0], : size[1]]
+
+
+def conv_pool_stack(in_channels: int, features: tuple[int, ...]) -> nn.Sequential:
+    """Per stage: 3x3 conv -> BatchNorm -> ReLU -> 2x2 max-pool (each stage halves H and W)."""
+    layers: list[nn.Module] = []
+    prev = in_channels
+    for f in features:
+        layers += [nn.Conv2d(prev, f, 3, padding=1), nn.BatchNorm2d(f), nn.ReLU(inplace=True),
+                   nn.MaxPool2d(2)]
+        prev = f
+    return nn.Sequential(*layers)
 
 
 def count_parameters(module: nn.Module) -> int:
