@@ -80,7 +80,7 @@ class MemoryBlock(nn.Module):
     channels=(1, 3),
     summary="MemNet: memory blocks (recursive units + gate units) with multi-supervision",
     defaults={"channels": 64, "num_memblocks": 6, "num_resblocks": 6,
-              "in_channels": 1, "out_channels": 1},
+              "in_channels": 1, "out_channels": 1, "recon_init": "msra"},
 )
 class MemNet(nn.Module):
     """MemNet (Tai et al., ICCV 2017): feature extraction, M memory blocks, shared reconstruction.
@@ -115,6 +115,12 @@ class MemNet(nn.Module):
     defaults (eps 1e-5, which is also Caffe's). The global residual needs ``in_channels ==
     out_channels``. The paper trains on the Y channel (``in_channels=1``); colour is a config.
     For super-resolution the input is the bicubic-upscaled image, so input and output sizes match.
+
+    ``recon_init="zero"`` (not the paper's) starts the shared reconstruction conv at zero, so the
+    untrained net is the identity (``y = x``) instead of adding a He-initialised residual of
+    standard deviation about 0.5 to the image: a short CPU run then starts from the damaged input's
+    quality rather than far below it (the zero-init-last-layer trick of residual nets). The conv
+    still receives gradients at the first step, and every other layer from the second on.
     """
 
     def __init__(
@@ -125,8 +131,11 @@ class MemNet(nn.Module):
         num_resblocks: int = 6,
         in_channels: int = 1,
         out_channels: int = 1,
+        recon_init: str = "msra",
     ) -> None:
         super().__init__()
+        if recon_init not in ("msra", "zero"):
+            raise ValueError(f"recon_init must be 'msra' or 'zero', not {recon_init!r}")
         if in_channels != out_channels:
             raise ValueError("MemNet adds its input to the output: in_channels must equal "
                              f"out_channels (got {in_channels} and {out_channels})")
@@ -148,6 +157,8 @@ class MemNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
+        if recon_init == "zero":
+            nn.init.zeros_(self.recon_conv.weight)
 
     def forward_with_intermediates(
         self, x: torch.Tensor

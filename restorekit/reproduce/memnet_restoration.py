@@ -261,6 +261,16 @@ def run_with(ctx: ReproContext, plan: Plan) -> Report:
     return _write(ctx, plan, locals())
 
 
+def _init_note(model_config: dict[str, Any]) -> str:
+    """A setup line when MemNet's reconstruction conv does not start as the paper's."""
+    if model_config.get("recon_init", "msra") != "zero":
+        return ""
+    return ("* One change from the paper for short CPU runs: MemNet's shared reconstruction conv "
+            "starts at zero (`recon_init = \"zero\"`), so the untrained net is the identity; from "
+            "the paper's He init it adds a residual of std ~0.5 and a 300-step pilot stayed "
+            "below its input (see `restorekit/experiments/memnet_restoration/experiment.toml`).\n")
+
+
 def _write(ctx: ReproContext, plan: Plan, v: dict[str, Any]) -> Report:
     """The markdown report from the measured values of :func:`run_with`."""
     b, mr, rep = plan.budget, v["mr"], Report()
@@ -293,6 +303,7 @@ def _write(ctx: ReproContext, plan: Plan, v: dict[str, Any]) -> Report:
         f"{b.memnet['channels']} features** ({convs} convolutions, {memnet_params:,} "
         f"parameters), trained with MemNet's multi-supervised "
         f"loss (alpha 0.5). M6R6 at 64 features is too slow for this CPU: see *Cost of depth*.\n"
+        f"{_init_note(next(iter(memnets.values())).config)}"
         f"* Our best model: rk-unet (restorekit's U-Net, 16/32/64 features, "
         f"{unet_params:,} parameters), L1 loss, same data, steps, batch and seed.\n"
         f"* Tests: salt & pepper and the combined chain on Set12, x3 SR on Set5 (Y channel; "

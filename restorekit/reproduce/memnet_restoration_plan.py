@@ -7,6 +7,7 @@ can be retrained alone with ``restorekit train RUN/config.toml``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -151,7 +152,13 @@ def train_run(ctx: ReproContext, plan: Plan, key: str, label: str, toml: str,
     b = plan.budget
     root = ctx.dataset("bsd200_t91")
     tag = f"-lr{lr:g}" if lr is not None else ""
-    out = ctx.work / f"{key}-{b.steps}x{b.batch_size}p{b.patch_size}{tag}-seed{ctx.seed}"
+    # The folder also names what was trained (config text, damage, model changes), so an edited
+    # config never reuses or resumes an older run.
+    what = [(CONFIG_DIR / toml).read_text(encoding="utf-8"), degradation, color,
+            repr(sorted((model or {}).items()))]
+    digest = hashlib.sha256("\n".join(what).encode()).hexdigest()[:8]
+    out = ctx.work / (f"{key}-{b.steps}x{b.batch_size}p{b.patch_size}{tag}-seed{ctx.seed}"
+                      f"-{digest}")
     overrides = [f"name={key}", f"data.degradation={degradation}", f"data.root={root}",
                  f"data.color={color}", f"data.patch_size={b.patch_size}",
                  f"train.steps={b.steps}", f"train.batch_size={b.batch_size}",

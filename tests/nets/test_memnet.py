@@ -138,3 +138,18 @@ def test_multi_supervision_loss_is_differentiable() -> None:
 def test_mismatched_channels_rejected() -> None:
     with pytest.raises(ValueError):
         MemNet(in_channels=1, out_channels=3)
+
+
+def test_zero_recon_init_starts_at_the_identity() -> None:
+    torch.manual_seed(0)
+    net = MemNet(**TINY, recon_init="zero").train()
+    x = torch.rand(2, 1, 16, 16)
+    assert torch.allclose(net(x), x, atol=1e-6)
+    assert not torch.allclose(tiny()(x), x, atol=1e-2)     # He init: far from the identity
+    net(x).sub(1.0 - x).square().mean().backward()
+    assert net.recon_conv.weight.grad.abs().sum() > 0     # and it can still learn
+
+
+def test_unknown_recon_init_rejected() -> None:
+    with pytest.raises(ValueError, match="recon_init"):
+        MemNet(**TINY, recon_init="xavier")

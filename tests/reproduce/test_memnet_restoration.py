@@ -87,12 +87,14 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  #
     for name in ("input", *mp.TASK_ORDER):
         assert re.search(rf"^\| {re.escape(name)} \| [\d.]+ \|", text, re.M)
     # training runs are named by steps x batch, patch and seed (re-runs resume, not clobber)
-    runs = {p.name for p in ctx.work.iterdir()}
+    # and by a digest of what was trained (an edited config never reuses an old run)
+    runs = {re.sub(r"-[0-9a-f]{8}$", "", p.name): p for p in ctx.work.iterdir()}
     lr = f"lr{mp.load_plan('quick').budget.memnet_lr:g}"  # MemNet runs name their lr
     assert f"memnet-denoise-2x2p24-{lr}-seed0" in runs and "rk-unet-jpeg-2x2p24-seed0" in runs
-    assert {f"memnet-denoise-{k}-2x2p24-{lr}-seed0" for k in ("M1R2", "rgb")} <= runs
-    weights = ctx.work / f"memnet-denoise-2x2p24-{lr}-seed0" / "memnet-denoise.safetensors"
+    assert {f"memnet-denoise-{k}-2x2p24-{lr}-seed0" for k in ("M1R2", "rgb")} <= set(runs)
+    weights = runs[f"memnet-denoise-2x2p24-{lr}-seed0"] / "memnet-denoise.safetensors"
     assert weights.is_file()
+    assert "starts at zero" in text  # memnet.toml's recon_init, stated in the setup
 
 
 def test_spec_labels_and_ablation_note() -> None:
