@@ -50,6 +50,8 @@ def _cuda_available() -> bool:
 @click.option("--tile", type=click.IntRange(min=0), help="Tile size for networks (0 = never tile;"
               " default: by memory budget).")
 @click.option("--tile-overlap", type=click.IntRange(min=0), default=32, show_default=True)
+@click.option("--self-ensemble", is_flag=True, help="Networks: average over the 8 flips and "
+              "rotations of each image (x8 self-ensemble): a little better, 8x slower.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, mps, auto.")
 @click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
               help="Method option, e.g. --set patch_size=7 (repeatable).")
@@ -61,9 +63,10 @@ def _cuda_available() -> bool:
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists.")
 def restore_command(inputs: tuple[str, ...], output: str | None, task: str, method: str,
                     scale: str | None, mask_path: str | None, weights: str | None,
-                    sigma: float | None, tile: int | None, tile_overlap: int, device: str,
-                    options: tuple[str, ...], max_pixels: int | None, recursive: bool,
-                    overwrite: bool, skip_existing: bool) -> int:
+                    sigma: float | None, tile: int | None, tile_overlap: int,
+                    self_ensemble: bool, device: str, options: tuple[str, ...],
+                    max_pixels: int | None, recursive: bool, overwrite: bool,
+                    skip_existing: bool) -> int:
     """Restore INPUTS (files, folders or glob patterns) and write the results.
 
     With no option, each image goes through the shipped denoiser for its colour mode and the
@@ -96,7 +99,10 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         if device == "auto":
             device = f"cuda:{cluster.local_rank}" if _cuda_available() else "cpu"
     config: dict[str, Any] = parse_options(options)
-    config.update({"tile": tile, "tile_overlap": tile_overlap} if _is_network(method) else {})
+    if _is_network(method):
+        config.update({"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble})
+    elif self_ensemble:
+        raise click.UsageError(f"--self-ensemble applies to networks; {method} is not one")
     cache: dict[Any, Any] = {}
 
     def operation(image: np.ndarray, meta: Any, source: Path) -> tuple[np.ndarray, str]:
