@@ -164,15 +164,24 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
                for ds, spec in evals]
     full = json.loads(card_path(weights).read_text())
     full["metrics"] = metrics
-    full["metrics_protocol"] = (
-        "degrade(image, SPEC, seed=image index), noise not clipped; PSNR/SSIM on the clipped "
-        "output" + (", Y channel" if y_channel else "")
-        + (", border of the scale factor cropped" if crop_border == "scale"
-           else f", {crop_border}-pixel border cropped" if crop_border else "")
-        + "; blind = noise level estimated from the image, sigma = true sigma given")
+    full["metrics_protocol"] = _protocol([spec for _, spec in evals], y_channel, crop_border)
     path = atomic_write_text(card_path(weights), json.dumps(full, indent=2) + "\n")
     zoo_models.cache_clear()
     return path
+
+
+def _protocol(specs: Sequence[str], y_channel: bool, crop_border: int | str) -> str:
+    """How the card's metrics were measured, in one sentence."""
+    how = []
+    if any(spec != "pairs" for spec in specs):
+        how.append("degrade(image, SPEC, seed=image index), noise not clipped")
+    if "pairs" in specs:
+        how.append("pairs: real noisy images against their clean references, as they are")
+    scoring = ("PSNR/SSIM on the clipped output" + (", Y channel" if y_channel else "")
+               + (", border of the scale factor cropped" if crop_border == "scale"
+                  else f", {crop_border}-pixel border cropped" if crop_border else ""))
+    return "; ".join([*how, scoring, "blind = noise level estimated from the image (or none "
+                      "taken), sigma = true sigma given"])
 
 
 def render_zoo_docs() -> str:
@@ -205,7 +214,8 @@ def render_zoo_docs() -> str:
 
         output = "blind" if zoo["task"] == "denoise" else "output"
         names = {"dataset": "dataset", "degradation": "degradation", "images": "images",
-                 "input_psnr": "input PSNR", "blind_psnr": f"{output} PSNR",
+                 "input_psnr": "input PSNR", "input_ssim": "input SSIM",
+                 "blind_psnr": f"{output} PSNR",
                  "blind_ssim": f"{output} SSIM", "sigma_psnr": "true-sigma PSNR",
                  "sigma_ssim": "true-sigma SSIM"}
         rows = [{names.get(k, k.replace("_", " ")): v for k, v in m.items()}

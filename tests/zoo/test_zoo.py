@@ -182,3 +182,15 @@ def test_real_pairs_are_scored_as_they_are(tmp_path: Path, rgb_image: np.ndarray
                              read_image(tmp_path / f"{n}_mean.png")[0]) for n in ("a", "b")])
     assert row["images"] == 2 and row["input_psnr"] == pytest.approx(expected, abs=1e-3)
     assert row["blind_psnr"] == row["input_psnr"] and "sigma_psnr" not in row
+
+
+def test_card_protocol_names_how_each_kind_of_eval_was_scored() -> None:
+    from restorekit.zoo.publish import _protocol
+
+    synthetic = _protocol(["gaussian:sigma=25"], False, 0)
+    assert "seed=image index" in synthetic and "pairs" not in synthetic
+    real = _protocol(["pairs"], False, 0)
+    assert "real noisy images" in real and "seed=image index" not in real
+    sr = _protocol(["resample:scale=2"], True, "scale")
+    assert "Y channel" in sr and "border of the scale factor cropped" in sr
+    assert "4-pixel border cropped" in _protocol(["jpeg:quality=10", "pairs"], False, 4)
