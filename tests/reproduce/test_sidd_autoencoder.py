@@ -117,6 +117,12 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, tiny_data: Path) -> 
     rows = re.findall(r"^\| (noisy input|sidd-ae \(paper's AE\)|rk-unet-real \(ours[^|]*) \| "
                       r"([\d.]+) \| ([\d.]+) \| (-?[\d.]+) \| ([\d.]+) \|", text, re.M)
     assert len(rows) == 3 and all(5 < float(r[1]) < 60 for r in rows)
+    # the shipped real-noise model (trained on all of PolyU) is scored on CC15 alone
+    shipped = re.search(r"^\| rk-unet-rgb-real \(shipped\) \|(.*)$", text, re.M)
+    assert shipped is not None, text
+    cells = [c.strip() for c in shipped.group(1).split("|")]
+    assert cells[:3] == ["", "", ""] and 5 < float(cells[3]) < 60  # no PolyU numbers
+    assert "the shipped `rk-unet-rgb-real`, gains" in text
     noisy = next(r for r in rows if r[0] == "noisy input")
     assert 25 < float(noisy[1]) < 35 and float(noisy[3]) == 0.0  # its gain over itself is 0
     # the NLF rows: one per evaluated image, b1/b2 non-negative, the pair fit sees the noise
