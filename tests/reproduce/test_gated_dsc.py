@@ -185,3 +185,10 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, data_root: Path) -> 
     again = exp.run_plan(ctx, plan).render(["# title"])
     assert again.split("## Setup")[1].split("minutes")[0] == \
         text.split("## Setup")[1].split("minutes")[0]
+
+
+def test_magnitudes_are_compared_only_at_the_papers_length() -> None:
+    assert "not tested" in exp._magnitudes(3000, 5000.0, 6000.0)
+    text = exp._magnitudes(10_000, 4000.0, 6000.0)
+    assert "DSC 4,000 and plain 6,000 (plain / DSC = 1.50)" in text
+    assert "~7,500 and ~15,000" in text and "~2.0" in text
