@@ -46,7 +46,7 @@ def self_ensemble(forward: Forward) -> Forward:
         total: torch.Tensor | None = None
         for k, flip in TRANSFORMS:
             y = _invert(forward(_apply(x, k, flip)), k, flip)
-            total = y.float() if total is None else total.add_(y)
+            total = y.to(torch.float32, copy=True) if total is None else total.add_(y)
         assert total is not None
         return total.div_(len(TRANSFORMS))
 

@@ -30,6 +30,13 @@ def test_equivariant_forward_is_unchanged() -> None:
     assert torch.allclose(self_ensemble(square)(x), square(x))
 
 
+def test_identity_forward_leaves_the_input_alone() -> None:
+    x = torch.rand(1, 2, 5, 5, generator=torch.Generator().manual_seed(1))
+    before = x.clone()
+    assert torch.allclose(self_ensemble(lambda t: t)(x), before)
+    assert torch.equal(x, before)  # the accumulator never aliases the input
+
+
 def test_averages_the_transformed_answers() -> None:
     # A forward that is not equivariant (it adds a ramp along W): the ensemble averages the
     # ramp over the 8 orientations, so what is left is the mean of the 8 back-transformed ramps.
