@@ -445,7 +445,6 @@ def plot_psnr_bars(summary: list[dict[str, Any]], datasets: list[str], path: Pat
 
 _SHORT = {"noisy input": "noisy", "sidd-ae (paper's AE)": "sidd-ae",
           "bm3d (oracle sigma)": "bm3d oracle", f"{GAUSSIAN} (oracle)": "rgb-blind or.",
-          SHIPPED_REAL: "rgb-real (shipped)",
           "rk-unet-real (ours, trained here)": "rk-unet-real"}
 
 
