@@ -28,12 +28,12 @@ from restorekit.restorers.base import register_net
 
 
 class ResBlock(nn.Module):
-    """conv-ReLU-conv plus identity (DRUNet's residual block), bias-free and without BN."""
+    """conv-ReLU-conv plus identity (DRUNet's residual block), without BN; bias-free by default."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, bias: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.relu(self.conv1(x)))
@@ -80,9 +80,11 @@ class RKUNet(nn.Module):
     4. tail 3x3 conv to 4 * out_channels, pixel-shuffle back to full resolution, add the input
        (global residual: the net predicts the correction), crop the padding.
 
-    No BN anywhere, so batch size 1, tiles and train/eval behave the same; no biases, following
-    DRUNet (bias-free denoisers also generalise better across noise levels, Mohan et al. ICLR
-    2020).
+    No BN anywhere, so batch size 1, tiles and train/eval behave the same. No biases by default,
+    following DRUNet (bias-free denoisers also generalise better across noise levels, Mohan et
+    al. ICLR 2020); such a net is positively homogeneous (f(a x) = a f(x)), which suits additive
+    Gaussian noise but cannot key on absolute intensities, as salt & pepper pixels (exactly 0 or
+    1) and JPEG quantisation ask. ``bias=True`` gives every convolution a bias for those tasks.
 
     Default config, (32, 64, 128) with 2 blocks per level, has 1.04 M parameters for gray input
     with a noise map (1.05 M for colour), inside the 0.5-1.5 M target, and needs about 1/11 of
@@ -108,6 +110,7 @@ class RKUNet(nn.Module):
         channels: Sequence[int] = (32, 64, 128),
         num_blocks: int | Sequence[int] = 2,
         noise_map: bool = True,
+        bias: bool = False,
     ) -> None:
         super().__init__()
         if in_channels != out_channels:
@@ -126,17 +129,18 @@ class RKUNet(nn.Module):
         self.accepts_sigma = self.noise_map
         self.multiple = 2 ** len(chans)  # 2 for the unshuffle, 2 per downsampling
 
+        bias = bool(bias)
         self.head = nn.Conv2d(4 * in_channels + int(self.noise_map), chans[0], 3, padding=1,
-                              bias=False)
+                              bias=bias)
         pairs = list(zip(chans[:-1], blocks[:-1], strict=True))  # levels above the bottleneck
-        self.encoders = nn.ModuleList(_stage(c, b) for c, b in pairs)
-        self.downs = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2, bias=False)
+        self.encoders = nn.ModuleList(_stage(c, b, bias) for c, b in pairs)
+        self.downs = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2, bias=bias)
                                    for a, b in zip(chans[:-1], chans[1:], strict=True))
-        self.bottleneck = _stage(chans[-1], blocks[-1])
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2, bias=False)
+        self.bottleneck = _stage(chans[-1], blocks[-1], bias)
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2, bias=bias)
                                  for a, b in zip(chans[:-1], chans[1:], strict=True))
-        self.decoders = nn.ModuleList(_stage(c, b) for c, b in pairs)
-        self.tail = nn.Conv2d(chans[0], 4 * out_channels, 3, padding=1, bias=False)
+        self.decoders = nn.ModuleList(_stage(c, b, bias) for c, b in pairs)
+        self.tail = nn.Conv2d(chans[0], 4 * out_channels, 3, padding=1, bias=bias)
 
     def _sigma_map(self, sigma: float | torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         n, _, h, w = z.shape
@@ -172,5 +176,5 @@ class RKUNet(nn.Module):
         return crop_to(out, size)
 
 
-def _stage(channels: int, blocks: int) -> nn.Sequential:
-    return nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
+def _stage(channels: int, blocks: int, bias: bool) -> nn.Sequential:
+    return nn.Sequential(*(ResBlock(channels, bias) for _ in range(blocks)))

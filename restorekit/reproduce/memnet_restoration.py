@@ -271,6 +271,15 @@ def _init_note(model_config: dict[str, Any]) -> str:
             "below its input (see `restorekit/experiments/memnet_restoration/experiment.toml`).\n")
 
 
+def _unet_note(config: dict[str, Any], params: int) -> str:
+    """rk-unet's size as configured in ``rk_unet.toml``."""
+    chans = "/".join(str(c) for c in config.get("channels", (32, 64, 128)))
+    bias = ("with biases (the bias-free default cannot key on absolute intensities such as "
+            "salt & pepper's 0 and 1)" if config.get("bias") else "bias-free")
+    return (f"rk-unet (restorekit's U-Net, {chans} features, {config.get('num_blocks', 2)} "
+            f"residual blocks per level, {bias}; {params:,} parameters)")
+
+
 def _write(ctx: ReproContext, plan: Plan, v: dict[str, Any]) -> Report:
     """The markdown report from the measured values of :func:`run_with`."""
     b, mr, rep = plan.budget, v["mr"], Report()
@@ -304,8 +313,8 @@ def _write(ctx: ReproContext, plan: Plan, v: dict[str, Any]) -> Report:
         f"parameters), trained with MemNet's multi-supervised "
         f"loss (alpha 0.5). M6R6 at 64 features is too slow for this CPU: see *Cost of depth*.\n"
         f"{_init_note(next(iter(memnets.values())).config)}"
-        f"* Our best model: rk-unet (restorekit's U-Net, 16/32/64 features, "
-        f"{unet_params:,} parameters), L1 loss, same data, steps, batch and seed.\n"
+        f"* Our best model: {_unet_note(next(iter(unets.values())).config, unet_params)}, "
+        f"L1 loss, same data, steps, batch and seed.\n"
         f"* Tests: salt & pepper and the combined chain on Set12, x3 SR on Set5 (Y channel; "
         f"PSNR/SSIM ignore a 3-pixel border), JPEG on Classic5; the first "
         f"{', '.join(f'{k}: {n}' for k, n in b.limits.items())} images; stress tests on the "

@@ -76,6 +76,22 @@ def test_default_parameter_count_in_target_range() -> None:
     assert n == 1_042_976
 
 
+def test_bias_free_by_default_is_positively_homogeneous() -> None:
+    """Bias-free: f(a x) = a f(x) for a > 0 (with the noise map off); bias=True breaks that."""
+    x = torch.rand(1, 1, 16, 16)
+    free, biased = tiny(noise_map=False).eval(), tiny(noise_map=False, bias=True).eval()
+    assert all(m.bias is None for m in free.modules() if isinstance(m, torch.nn.Conv2d))
+    n_bias = sum(m.bias.numel() for m in biased.modules()
+                 if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
+    assert count_parameters(biased) == count_parameters(free) + n_bias > count_parameters(free)
+    for m in biased.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.constant_(m.bias, 0.05)
+    with torch.no_grad():
+        torch.testing.assert_close(free(0.5 * x), 0.5 * free(x))
+        assert not torch.allclose(biased(0.5 * x), 0.5 * biased(x), atol=1e-4)
+
+
 def test_gradients_reach_first_layer() -> None:
     net = tiny()
     net(torch.rand(2, 1, 16, 16), 0.1).square().mean().backward()
