@@ -134,3 +134,14 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, tiny_data: Path) -> 
     runs = sorted(p.name for p in ctx.work.iterdir())
     assert any(r.startswith("sidd_ae-2x1-p32-seed0") for r in runs)
     assert any(r.startswith("rk_unet_real-2x2-p32-seed0") for r in runs)
+
+
+def test_leader_note_names_the_best_method_a_user_can_run() -> None:
+    summary = [{"method": "noisy input", "CC15 PSNR": 33.0, "PolyU PSNR": 36.0},
+               {"method": "nlm (oracle sigma)", "CC15 PSNR": 36.4, "PolyU PSNR": 38.5},
+               {"method": "rk-unet-real", "CC15 PSNR": 36.1, "PolyU PSNR": 38.9}]
+    note = exp._leader_note(summary, ["PolyU", "CC15"])
+    assert "PolyU: rk-unet-real (38.90 dB)" in note
+    assert "CC15: nlm (oracle sigma) (36.40 dB); without the pair's sigma" in note
+    assert note.endswith("rk-unet-real (36.10 dB).")
+    assert exp._leader_note(summary[:1], ["X"]) == ""
