@@ -26,7 +26,7 @@ import importlib.util
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -673,7 +673,7 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
     return rep
 
 
-def _leader_note(summary: list[dict[str, Any]], datasets: Any) -> str:
+def _leader_note(summary: list[dict[str, Any]], datasets: Iterable[str]) -> str:
     """Which method scores best on each held-out set, and the best a user can run (no oracle)."""
     parts = []
     for ds in datasets:
