@@ -32,6 +32,7 @@ from restorekit.reproduce.memnet_restoration_plan import (
     step_seconds,
     train_run,
 )
+from restorekit.restorers.base import get_entry
 
 #: Iterations the study trains each model for (Sec. 5.4), to scale our measured step cost.
 STUDY_ITERATIONS = 100_000
@@ -272,11 +273,12 @@ def _init_note(model_config: dict[str, Any]) -> str:
 
 
 def _unet_note(config: dict[str, Any], params: int) -> str:
-    """rk-unet's size as configured in ``rk_unet.toml``."""
-    chans = "/".join(str(c) for c in config.get("channels", (32, 64, 128)))
+    """rk-unet's size as configured in ``rk_unet.toml`` (registry defaults where it is silent)."""
+    config = {**get_entry("rk-unet").defaults, **config}
+    chans = "/".join(str(c) for c in config["channels"])
     bias = ("with biases (the bias-free default cannot key on absolute intensities such as "
             "salt & pepper's 0 and 1)" if config.get("bias") else "bias-free")
-    return (f"rk-unet (restorekit's U-Net, {chans} features, {config.get('num_blocks', 2)} "
+    return (f"rk-unet (restorekit's U-Net, {chans} features, {config['num_blocks']} "
             f"residual blocks per level, {bias}; {params:,} parameters)")
 
 
