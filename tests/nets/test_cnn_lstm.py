@@ -188,3 +188,38 @@ def test_cnn_cnn_layer_shapes_and_grad_and_determinism() -> None:
     x = torch.rand(1, 1, 31, 29)
     assert torch.equal(net(x), net(x))
     assert isinstance(build_net("cnn-cnn", **{"features": [4, 8], "dropout": 0.0}), CnnCnn)
+
+
+# -- CNN-LSTM: residual stacking ------------------------------------------------------------------
+
+def _input_sensitivity(net: CnnLstm) -> float:
+    """Mean change of the decoded rows when every corrupted input row is replaced."""
+    torch.manual_seed(7)
+    rows, other = torch.rand(16, 28, 28), torch.rand(16, 28, 28)
+    thought = torch.zeros(16, net.thought_dim)
+    with torch.no_grad():
+        return float((net.decode(rows, thought) - net.decode(other, thought)).abs().mean())
+
+
+def test_residual_stacking_carries_the_input_rows_to_the_output() -> None:
+    """The default-init five-layer plain stack all but ignores its input; residual does not."""
+    torch.manual_seed(0)
+    plain = CnnLstm().eval()
+    residual = CnnLstm(residual=True).eval()
+    residual.load_state_dict(plain.state_dict())  # same weights, only the stacking differs
+    assert _input_sensitivity(residual) > 30 * _input_sensitivity(plain)
+
+
+def test_residual_decoder_stays_causal_and_trains() -> None:
+    net = small(residual=True).eval()
+    torch.manual_seed(8)
+    rows, thought = torch.rand(2, 12, 28), torch.rand(2, SMALL["thought_dim"])
+    changed = rows.clone()
+    changed[:, 6:] = torch.rand(2, 6, 28)
+    with torch.no_grad():
+        a, b = net.decode(rows, thought), net.decode(changed, thought)
+    assert torch.equal(a[:, :6], b[:, :6]) and not torch.allclose(a[:, 6:], b[:, 6:])
+    net.train()
+    x = torch.rand(2, 1, 28, 28)
+    net(x).sub(x).pow(2).mean().backward()
+    assert net.lstm.weight_ih_l0.grad.abs().sum() > 0

@@ -125,3 +125,29 @@ def test_thought_saturation_sees_a_saturated_encoder(rng) -> None:
         net.encoder.fc.bias.fill_(10.0)  # tanh(>> 1): every entry at the limit
     assert fresh < 50 and exp.thought_saturation(net, images) == pytest.approx(100.0)
     assert net.training  # the mode is restored
+
+
+def _result(label: str, spread: float, saturation: float) -> exp.RunResult:
+    return exp.RunResult(name="cnn-lstm", label=label, steps=1, wall=1.0, log=[],
+                         restored=np.zeros((1, 28, 28)),
+                         metrics={"spread": spread, "thought_saturation": saturation})
+
+
+def test_collapse_notes_tell_a_mean_digit_from_a_saturated_code() -> None:
+    mean_digit = exp._collapse_notes("s&p", _result("plain", 0.0, 100.0))
+    assert len(mean_digit) == 2 and "mean digit" in mean_digit[0]
+    reads_rows = exp._collapse_notes("s&p", _result("residual", 0.6, 100.0))
+    assert len(reads_rows) == 1 and "mean digit" not in reads_rows[0]
+    assert "corrupted rows" in reads_rows[0]
+    assert exp._collapse_notes("s&p", _result("healthy", 0.6, 10.0)) == []
+
+
+def test_full_plan_runs_the_plain_stacking_ablation() -> None:
+    from restorekit.train import load_config
+
+    plan = exp.load_plan("full")
+    assert "cnn-lstm-plain" in plan.budget.plan["salt-pepper"]
+    main = load_config(exp.CONFIG_DIR / plan.runs["cnn-lstm"]["config"])
+    plain = plan.runs["cnn-lstm-plain"]
+    ablation = load_config(exp.CONFIG_DIR / plain["config"], plain["set"])
+    assert main.model.config["residual"] is True and ablation.model.config["residual"] is False
