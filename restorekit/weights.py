@@ -15,6 +15,7 @@ from typing import Any
 
 from restorekit.atomic import atomic_write, atomic_write_text
 from restorekit.errors import WeightsError
+from restorekit.quantize import STORAGES, dequantize_state, is_quantized, quantize_state
 
 CARD_FORMAT = "restorekit-card/1"
 
@@ -34,18 +35,27 @@ def card_path(weights: str | Path) -> Path:
 
 
 def save_weights(module: Any, path: str | Path, *, arch: str, config: dict[str, Any],
-                 card: dict[str, Any] | None = None) -> Path:
-    """Write ``module``'s weights as safetensors and its model card; both atomically."""
+                 card: dict[str, Any] | None = None, storage: str = "float32") -> Path:
+    """Write ``module``'s weights as safetensors and its model card; both atomically.
+
+    ``storage="int8"`` stores weight tensors as int8 with per-channel scales
+    (:mod:`restorekit.quantize`): a quarter of the size; loading dequantizes them.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
     if path.suffix != ".safetensors":
         raise WeightsError(f"{path}: weights are saved as .safetensors")
+    if storage not in STORAGES:
+        raise WeightsError(f"unknown weight storage {storage!r}; choose {', '.join(STORAGES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"arch": arch}))
+    if storage == "int8":
+        state = quantize_state(state)
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"arch": arch,
+                                                                   "storage": storage}))
     full = {"format": CARD_FORMAT, "arch": arch, "config": config, **(card or {}),
-            "weights": path.name, "sha256": sha256_file(path)}
+            "weights": path.name, "storage": storage, "sha256": sha256_file(path)}
     text = json.dumps(full, indent=2, sort_keys=False) + "\n"
     atomic_write_text(card_path(path), text)
     return path
@@ -78,10 +88,13 @@ def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str,
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad weights file
         raise WeightsError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    if path.suffix == ".safetensors":
+        return dequantize_state(state, source=str(path)) if is_quantized(state) else state
     for key in ("state_dict", "model", "params", "net"):  # common checkpoint wrappers
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

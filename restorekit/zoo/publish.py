@@ -24,6 +24,7 @@ import numpy as np
 
 from restorekit.atomic import atomic_write_text
 from restorekit.errors import RestorekitError
+from restorekit.quantize import STORAGES
 from restorekit.weights import card_path, save_weights
 from restorekit.zoo import ZOO_DIR, zoo_models
 
@@ -138,25 +139,36 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
             config_file: str, evals: Sequence[tuple[str, str]] = (), color: str = "as-is",
             y_channel: bool = False, crop_border: int | str = 0, checkpoint: str = "last.pt",
             use_ema: bool = True, zoo_dir: str | Path = ZOO_DIR,
-            data_root: str | Path | None = None) -> Path:
-    """Write ``zoo_dir/NAME.safetensors`` + card from ``run_dir``'s checkpoint; return the card."""
+            data_root: str | Path | None = None, after: str | Path | None = None,
+            storage: str = "float32") -> Path:
+    """Write ``zoo_dir/NAME.safetensors`` + card from ``run_dir``'s checkpoint; return the card.
+
+    ``after`` is the card (JSON) of the weights a fine-tuning run started from: its training
+    record is kept in the new card as the earlier stage, so the card tells the whole recipe.
+    ``storage`` is how the weights are stored (``int8``: a quarter of the size); the metrics are
+    measured on the stored weights.
+    """
     from restorekit.restorers.network import NetworkRestorer
     from restorekit.train.config import data_dir
 
     run_dir, zoo_dir = Path(run_dir), Path(zoo_dir)
+    earlier = _earlier_stage(after) if after else None
     net, info = _checkpoint_net(run_dir, checkpoint, use_ema)
     config = info.pop("config")
     status = ("finished" if info["step"] >= info["total_steps"]
               else f"interim snapshot at step {info['step']} of {info['total_steps']}")
+    training = {**info, "config_file": config_file,
+                "command": f"restorekit train {config_file}", "seed": config["train"]["seed"]}
+    if earlier:
+        training["after"] = earlier
     card = {
         "description": config.get("description", ""),
         "zoo": {"name": name, "task": task, "channels": list(channels), "default": default,
                 "scales": list(scales), "data": data, "licence": licence, "status": status},
-        "training": {**info, "config_file": config_file,
-                     "command": f"restorekit train {config_file}", "seed": config["train"]["seed"]},
+        "training": training,
     }
     weights = save_weights(net, zoo_dir / f"{name}.safetensors", arch=config["model"]["name"],
-                           config=config["model"]["config"], card=card)
+                           config=config["model"]["config"], card=card, storage=storage)
     root = Path(data_root) if data_root else Path(data_dir())
     restorer = NetworkRestorer.from_registry(config["model"]["name"], weights=str(weights))
     metrics = [evaluate_model(restorer, root / ds, spec, color=color, y_channel=y_channel,
@@ -168,6 +180,40 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
     path = atomic_write_text(card_path(weights), json.dumps(full, indent=2) + "\n")
     zoo_models.cache_clear()
     return path
+
+
+def _earlier_stage(card_file: str | Path) -> dict[str, Any]:
+    """The training record of the card ``card_file`` (a fine-tuning run's starting point)."""
+    try:
+        training = json.loads(Path(card_file).read_text())["training"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RestorekitError(f"--after {card_file}: not a model card ({exc})") from None
+    if not isinstance(training, dict) or "config_file" not in training:
+        raise RestorekitError(f"--after {card_file}: its card has no training record")
+    return training
+
+
+def training_stages(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """A card's training records, first stage first (one unless the model was fine-tuned)."""
+    stages = []
+    while training:
+        stages.append(training)
+        training = training.get("after") or {}
+    return stages[::-1]
+
+
+def _recipe(training: dict[str, Any]) -> str:
+    """The card's recipe line: every stage's config, command, steps and time."""
+    stages = training_stages(training)
+    parts = [f"`{t.get('config_file', '')}` (seed {t.get('seed')}); command "
+             f"`{t.get('command', '')}`; {t.get('step')} of {t.get('total_steps')} steps, "
+             f"{t.get('train_seconds', 0) / 3600:.1f} h" for t in stages]
+    if len(parts) == 1:
+        return parts[0] + " of training on 2 CPU cores"
+    steps = sum(int(t.get("step", 0)) for t in stages)
+    hours = sum(t.get("train_seconds", 0) for t in stages) / 3600
+    return (" then fine-tuned: ".join(parts) + f" ({steps} steps, {hours:.1f} h of training "
+            "on 2 CPU cores in all)")
 
 
 def _protocol(specs: Sequence[str], y_channel: bool, crop_border: int | str) -> str:
@@ -203,12 +249,10 @@ def render_zoo_docs() -> str:
                   f"- Status: {zoo.get('status', '')}",
                   f"- Training data: {zoo['data']}",
                   f"- Data licence: {zoo['licence']}",
-                  f"- Recipe: `{train.get('config_file', '')}` (seed {train.get('seed')}); "
-                  f"command `{train.get('command', '')}`; {train.get('step')} of "
-                  f"{train.get('total_steps')} steps, {train.get('train_seconds', 0) / 3600:.1f} "
-                  "h of training on 2 CPU cores" + ("; EMA weights" if train.get("ema") else ""),
+                  f"- Recipe: {_recipe(train)}" + ("; EMA weights" if train.get("ema") else ""),
                   f"- Weights: `{card['weights']}` (sha256 `{card['sha256']}`, "
-                  f"{model.weights.stat().st_size / 2**20:.1f} MiB)", "",
+                  f"{model.weights.stat().st_size / 2**20:.1f} MiB, "
+                  f"{card.get('storage', 'float32')})", "",
                   f"Measured ({card.get('metrics_protocol', '')}):", ""]
         from restorekit.evaluate.tables import format_table
 
@@ -251,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="pixels cropped before scoring, or 'scale' (the SR convention)")
     parser.add_argument("--checkpoint", default="last.pt")
     parser.add_argument("--no-ema", action="store_true")
+    parser.add_argument("--after", help="card (JSON) of the weights the run was fine-tuned from")
+    parser.add_argument("--storage", default="float32", choices=list(STORAGES),
+                        help="int8: int8 weights with per-channel scales, a quarter of the size")
     args = parser.parse_args(argv)
     evals = [tuple(e.split("=", 1)) for e in args.eval]
     try:
@@ -262,7 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        y_channel=args.y_channel,
                        crop_border=("scale" if args.crop_border == "scale"
                                     else int(args.crop_border)),
-                       checkpoint=args.checkpoint, use_ema=not args.no_ema)
+                       checkpoint=args.checkpoint, use_ema=not args.no_ema, after=args.after,
+                       storage=args.storage)
     except RestorekitError as exc:
         print(f"publish: error: {exc}", file=sys.stderr)
         return 2

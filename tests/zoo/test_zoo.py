@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import restorekit.zoo as zoo
-from restorekit.errors import UnknownNameError, WeightsError
+from restorekit.errors import RestorekitError, UnknownNameError, WeightsError
 from restorekit.metrics import psnr
 from restorekit.restorers.base import build_net
-from restorekit.zoo.publish import publish
+from restorekit.zoo.publish import publish, render_zoo_docs, training_stages
 
 SHIPPED = "rk-unet-gray-blind"
 
@@ -39,8 +39,9 @@ def test_shipped_models_have_complete_cards_and_fit_the_size_budget() -> None:
         card = model.card
         for key in ("data", "licence", "task", "channels", "status"):
             assert card["zoo"][key] not in ("", None), (model.name, key)
-        assert card["training"]["config_file"].endswith(".toml")
-        assert (Path(zoo.__file__).parents[1].parent / card["training"]["config_file"]).is_file()
+        for stage in training_stages(card["training"]):
+            assert stage["config_file"].endswith(".toml")
+            assert (Path(zoo.__file__).parents[1].parent / stage["config_file"]).is_file()
         assert card["metrics"], model.name
 
 
@@ -110,6 +111,33 @@ def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: P
     assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
 
 
+def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
+        temp_zoo: Path, tmp_path: Path, gray_image: np.ndarray) -> None:
+    from restorekit.io import write_image
+
+    data = tmp_path / "data" / "tiny_set"
+    data.mkdir(parents=True)
+    write_image(data / "0.png", gray_image)
+    common = dict(task="denoise", data="synthetic", licence="CC0",
+                  evals=[("tiny_set", "gaussian:sigma=25")], zoo_dir=temp_zoo,
+                  data_root=tmp_path / "data")
+    _fake_run(tmp_path / "stage1", step=100, steps=100)
+    first = publish(tmp_path / "stage1", name="tiny-dn", config_file="one.toml", **common)
+    _fake_run(tmp_path / "stage2", step=60, steps=60)
+    card_file = publish(tmp_path / "stage2", name="tiny-dn", config_file="two.toml",
+                        after=first, storage="int8", **common)  # replaces its first card
+    card = json.loads(card_file.read_text())
+    assert card["storage"] == "int8" and card["metrics"][0]["images"] == 1
+    stages = training_stages(card["training"])
+    assert [(s["config_file"], s["step"]) for s in stages] == [("one.toml", 100),
+                                                                 ("two.toml", 60)]
+    recipe = next(line for line in render_zoo_docs().splitlines() if "Recipe" in line)
+    assert recipe.index("one.toml") < recipe.index("two.toml") and "160 steps" in recipe
+    with pytest.raises(RestorekitError, match="not a model card"):
+        publish(tmp_path / "stage2", name="x", config_file="two.toml",
+                after=tmp_path / "missing.json", **common)
+
+
 class _Identity:
     name = "identity"
     uses_sigma = False
@@ -142,8 +170,6 @@ def test_sr_evaluation_modcrops_and_crops_the_scale_border(tmp_path: Path,
 
 
 def test_zoo_docs_render_every_card() -> None:
-    from restorekit.zoo.publish import render_zoo_docs
-
     text = render_zoo_docs()
     for model in zoo.zoo_models().values():
         assert f"## {model.name}" in text and model.card["sha256"] in text
