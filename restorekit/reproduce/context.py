@@ -15,6 +15,9 @@ from restorekit.errors import RestorekitError
 Budget = Literal["quick", "full"]
 BUDGETS: tuple[str, ...] = ("quick", "full")
 T = TypeVar("T")
+#: ``--set`` keys that change how fast a run goes, not what it measures (beyond float rounding):
+#: runs made with them share the default work folder.
+SPEED_ONLY_KEYS = frozenset({"train.threads"})
 
 
 @dataclass
@@ -24,7 +27,8 @@ class ReproContext:
     ``out`` holds the report; ``figures`` (``out/NAME``) its PNGs and ``work`` (``out/NAME/runs``,
     not meant for committing) the training runs. ``data_root`` is ``$RESTOREKIT_DATA``.
     ``overrides`` (``restorekit reproduce --set KEY=VALUE``) apply to every training config the
-    experiment loads, after its own; their runs live in a folder of their own.
+    experiment loads, after its own; their runs live in a folder of their own unless they only
+    set :data:`SPEED_ONLY_KEYS`.
     """
 
     name: str
@@ -66,9 +70,11 @@ class ReproContext:
 
     @property
     def work(self) -> Path:
-        if not self.overrides:
+        changing = [o for o in self.overrides
+                    if o.split("=", 1)[0].strip() not in SPEED_ONLY_KEYS]
+        if not changing:
             return self.figures / "runs"
-        tag = hashlib.sha256("\n".join(self.overrides).encode()).hexdigest()[:8]
+        tag = hashlib.sha256("\n".join(changing).encode()).hexdigest()[:8]
         return self.figures / f"runs-set-{tag}"
 
     def load_config(self, path: Path, overrides: Iterable[str] = (), *,

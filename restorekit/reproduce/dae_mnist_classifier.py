@@ -58,7 +58,7 @@ class Settings:
 QUICK = Settings(classifier_epochs=1, classifier_train=10000, dae_steps=200, best_steps=300,
                  test_n=2000, sweep_n=1000, sigmas=(50, 100, 200, 300, 400, 500),
                  transfer_train=1000, transfer_epochs=2, val_length=200)
-FULL = Settings(classifier_epochs=1, classifier_train=None, dae_steps=900, best_steps=1200,
+FULL = Settings(classifier_epochs=1, classifier_train=None, dae_steps=6000, best_steps=6000,
                 test_n=10000, sweep_n=3000, sigmas=(25, 50, 100, 200, 300, 400, 500),
                 transfer_train=3000, transfer_epochs=3)
 TINY = Settings(classifier_epochs=1, classifier_train=256, dae_steps=3, best_steps=3, test_n=100,

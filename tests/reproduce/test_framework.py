@@ -78,6 +78,10 @@ def test_set_overrides_every_training_config_and_gets_its_own_work_folder(
     cfg = ctx.load_config(config, ["train.steps=5"], resolve=False)
     assert (cfg.train.steps, cfg.train.lr) == (7, 0.5)  # the user's --set comes last
     assert ctx.work != plain.work and ctx.work.parent == plain.work.parent
+    threads = ReproContext.create("toy", budget="quick", out=tmp_path, seed=0, device="cpu",
+                                  quiet=True, data_root=tmp_path,
+                                  overrides=["train.threads=1"])
+    assert threads.work == plain.work  # a speed-only override reuses the same runs
     with pytest.raises(RestorekitError):
         ReproContext.create("toy", budget="quick", out=tmp_path, seed=0, device="cpu",
                             quiet=True, data_root=tmp_path,
