@@ -2,10 +2,15 @@
 
 A shipped model's file size is its download and its share of the zoo's size budget; inference
 still runs in float32. Every floating tensor with two or more dimensions (conv and linear
-weights) is stored as ``round(w / s)`` in int8, with ``s = max|w| / 127`` per output channel
-(the first dimension), under ``KEY`` plus its scale under ``KEY + SCALE_SUFFIX``; biases and
-other small tensors stay float32. The error per weight is at most ``s / 2``; the model card's
-metrics are measured on the dequantized weights, so they are what a user gets.
+weights) and at least ``MIN_ELEMENTS`` entries is stored as ``round(w / s)`` in int8, with
+``s = max|w| / 127`` per output channel (the first dimension), under ``KEY`` plus its scale
+under ``KEY + SCALE_SUFFIX``; biases and small tensors stay float32. The error per weight is at
+most ``s / 2``; the model card's metrics are measured on the dequantized weights, so they are
+what a user gets.
+
+Why small tensors stay float32: on the 4-level colour denoiser, quantizing every kernel cost
+0.054 dB on Urban100 at sigma 25, while keeping the few small ones (the head, tail and
+resampling convs, 2 % of the weights) float32 cost 0.002 dB.
 """
 
 from __future__ import annotations
@@ -16,15 +21,19 @@ from restorekit.errors import WeightsError
 
 STORAGES = ("float32", "int8")
 SCALE_SUFFIX = ".__int8_scale__"
+MIN_ELEMENTS = 16384
 
 
-def quantize_state(state: dict[str, Any]) -> dict[str, Any]:
-    """``state`` with its weight matrices and kernels as int8 plus per-channel scales."""
+def quantize_state(state: dict[str, Any], *, min_elements: int = MIN_ELEMENTS
+                   ) -> dict[str, Any]:
+    """``state`` with its weight matrices and kernels of ``min_elements`` entries or more as
+    int8 plus per-channel scales."""
     import torch
 
     out: dict[str, Any] = {}
     for key, value in state.items():
-        if not (value.is_floating_point() and value.dim() >= 2):
+        if not (value.is_floating_point() and value.dim() >= 2
+                and value.numel() >= min_elements):
             out[key] = value
             continue
         flat = value.detach().float().reshape(value.shape[0], -1)
