@@ -115,6 +115,19 @@ def _method_id(method: str) -> str:
     return f"{name}@{model.card['sha256'][:12]}{method[len(name):]}" if model else method
 
 
+def _drop_stale(cache: dict) -> dict:
+    """Forget rows measured on weights that are no longer the shipped ones."""
+    import restorekit.zoo as zoo
+
+    current = {_method_id(name) for name in zoo.zoo_models()}
+
+    def live(key: str) -> bool:
+        method = key.split("|", 1)[0].removesuffix(X8)
+        return "@" not in method or method in current
+
+    return {k: v for k, v in cache.items() if live(k)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated groups: "
@@ -134,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     data = default_data()
     cache_path = args.out.with_suffix(".json")
     cache = {} if args.fresh or not cache_path.is_file() else json.loads(cache_path.read_text())
+    cache = _drop_stale(cache)
     groups = [g for g in args.only.split(",") if g] or list(BASELINES)
     rows = []
     for case in CASES:
@@ -159,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                              "true-sigma PSNR": row.get("sigma_psnr", "-"),
                              "SSIM": row.get("blind_ssim", row.get("sigma_ssim")),
                              "goal": case.goal})
+    cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
     table = format_table(rows, "table", digits=2)
     print(table)
     text = "\n".join([
