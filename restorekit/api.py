@@ -253,7 +253,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
             out, info = restore_in_ycbcr(image, build(name), luma_only=True)
         info.extra["scale"] = scale
     else:
-        out, info = _inpaint(image, model, mask, weights=weights, build=build)
+        out, info = _inpaint(image, model, mask, weights=weights, build=build,
+                             self_ensemble=bool(options.get("self_ensemble")))
     info.extra["task"] = task
     info.seconds = time.perf_counter() - start
     return out, info
@@ -280,9 +281,12 @@ def restore_in_ycbcr(image: np.ndarray, restorer: Restorer,
 
 
 def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | None,
-             build: Any) -> tuple[np.ndarray, RestoreInfo]:
+             build: Any, self_ensemble: bool = False) -> tuple[np.ndarray, RestoreInfo]:
     channels = _image_channels(image)
     if mask is None:
+        if self_ensemble:
+            raise RestorekitError("--self-ensemble does not apply to inpainting without a mask: "
+                                  "flips and turns would move the region the inpainter fills")
         zoo = _zoo()
         name = (resolve_method(model, channels, "inpaint") if weights is None
                 else _arch_of(weights) if model in (None, "", "auto") else model)

@@ -29,7 +29,7 @@ from torch import nn
 from restorekit.device import resolve_device
 from restorekit.errors import RestorekitError, WeightsError
 from restorekit.restorers.base import Restorer, as_input_image, build_net, get_entry
-from restorekit.restorers.self_ensemble import self_ensemble
+from restorekit.restorers.self_ensemble import ensemble_multiple, self_ensemble
 from restorekit.restorers.tiling import (
     Progress,
     activation_bytes_per_pixel,
@@ -156,7 +156,7 @@ class NetworkRestorer(Restorer):
         c_img = 1 if img.ndim == 2 else img.shape[2]
         forward = self._adapter(c_img, self._sigma_arg(img, sigma))
         if self.self_ensemble:
-            forward = self_ensemble(forward)
+            forward = self_ensemble(forward, self.grid)
         x = torch.from_numpy(img)
         x = x[None, None] if img.ndim == 2 else x.permute(2, 0, 1)[None]  # a view, no copy
         with torch.inference_mode():
@@ -165,9 +165,9 @@ class NetworkRestorer(Restorer):
             if tile is None:
                 out = forward(x.to(self.device)).to("cpu", torch.float32)
             else:
-                overlap = max(0, min(self.tile_overlap, tile - self.multiple))
+                overlap = max(0, min(self.tile_overlap, tile - self.grid))
                 out = tiled_apply(forward, x, tile=tile, overlap=overlap,
-                                  multiple=self.multiple, batch_tiles=self.batch_tiles,
+                                  multiple=self.grid, batch_tiles=self.batch_tiles,
                                   progress=self.progress, device=self.device)
         if tuple(out.shape) != (1, c_img, *img.shape[:2]):
             raise RestorekitError(f"{self.name} returned shape {tuple(out.shape)} for an image "
@@ -176,6 +176,12 @@ class NetworkRestorer(Restorer):
             out[0].permute(1, 2, 0).numpy())
         del out
         return np.clip(res, 0.0, 1.0, out=res)
+
+    @property
+    def grid(self) -> int:
+        """The period tiles start on: the net's ``multiple``, widened for the self-ensemble so
+        each tile keeps the image's JPEG block grid (:mod:`~restorekit.restorers.self_ensemble`)."""
+        return ensemble_multiple(self.multiple) if self.self_ensemble else self.multiple
 
     def _sigma_arg(self, img: np.ndarray, sigma: float | None) -> float | None:
         """The 0-1 scale sigma for ``forward`` (estimated when needed), or None."""
@@ -236,7 +242,7 @@ class NetworkRestorer(Restorer):
         if self.tile == 0:
             return None
         if self.tile is not None:
-            t = max(self.multiple, self.tile // self.multiple * self.multiple)
+            t = max(self.grid, self.tile // self.grid * self.grid)
             return None if t >= h and t >= w else t
         batch = c_img if self.in_channels == 1 else 1  # channels of a gray net run as a batch
         channels = max(c_img, self.in_channels)
@@ -245,5 +251,5 @@ class NetworkRestorer(Restorer):
             return None
         return choose_tile(int(budget), channels=channels * self.batch_tiles,
                            bytes_per_pixel=self.bytes_per_pixel(batch * self.batch_tiles),
-                           overlap=self.tile_overlap, multiple=self.multiple,
+                           overlap=self.tile_overlap, multiple=self.grid,
                            image_size=(h, w))

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from restorekit.restorers.network import NetworkRestorer
-from restorekit.restorers.self_ensemble import TRANSFORMS, _apply, _invert, self_ensemble
+from restorekit.restorers.self_ensemble import (
+    TRANSFORMS,
+    _apply,
+    _invert,
+    ensemble_multiple,
+    self_ensemble,
+)
 
 
 def test_eight_distinct_transforms_each_inverted() -> None:
@@ -50,6 +56,37 @@ def test_averages_the_transformed_answers() -> None:
     assert torch.allclose(out, torch.full_like(out, 0.5))  # symmetric: every pixel averages to 0.5
 
 
+def _block_edges(t: torch.Tensor) -> torch.Tensor:
+    """``t`` plus 1 on the rows and columns beside each boundary of an 8x8 grid anchored at the
+    top-left corner: a stand-in for a deblocker that knows where a JPEG's blocks are."""
+    i = torch.arange(t.shape[-2])[:, None] % 8
+    j = torch.arange(t.shape[-1]) % 8
+    return t + ((i == 0) | (i == 7)).float() + ((j == 0) | (j == 7)).float()
+
+
+def test_padding_keeps_a_top_left_grid_in_place() -> None:
+    # 12 x 20 is no multiple of 8: a flip alone would move the grid, so the ensemble would
+    # smear the block edges; padded to 16 x 24 each transform maps the grid onto itself.
+    x = torch.zeros(1, 1, 12, 20)
+    assert torch.allclose(self_ensemble(_block_edges, multiple=8)(x), _block_edges(x))
+    assert not torch.allclose(self_ensemble(_block_edges)(x), _block_edges(x))
+
+
+def test_padding_is_cropped_from_an_upscaled_answer() -> None:
+    def upscale(t: torch.Tensor) -> torch.Tensor:
+        return t.repeat_interleave(3, -2).repeat_interleave(3, -1)
+
+    x = torch.rand(1, 1, 5, 7, generator=torch.Generator().manual_seed(2))
+    out = self_ensemble(upscale, multiple=16)(x)
+    assert out.shape == (1, 1, 15, 21)
+    assert torch.allclose(out, upscale(x))
+
+
+def test_ensemble_multiple_covers_the_net_and_the_jpeg_grids() -> None:
+    assert ensemble_multiple(1) == ensemble_multiple(8) == ensemble_multiple(16) == 16
+    assert ensemble_multiple(32) == 32 and ensemble_multiple(12) == 48
+
+
 class Biased(nn.Module):
     """A conv net whose error depends on orientation (a one-sided kernel)."""
 
@@ -67,7 +104,7 @@ class Biased(nn.Module):
         return self.conv(x)
 
 
-@pytest.mark.parametrize("tile", [0, 24])
+@pytest.mark.parametrize("tile", [0, 40])
 def test_network_restorer_option_matches_the_ensemble(tile: int) -> None:
     rng = np.random.default_rng(0)
     img = rng.random((40, 52)).astype(np.float32)
@@ -76,7 +113,29 @@ def test_network_restorer_option_matches_the_ensemble(tile: int) -> None:
     ens = NetworkRestorer(net, device="cpu", tile=tile, tile_overlap=8,
                           self_ensemble=True).restore(img)
     with torch.inference_mode():
-        ref = self_ensemble(net)(torch.from_numpy(img)[None, None])[0, 0].clamp(0, 1).numpy()
+        x = torch.from_numpy(img)[None, None]
+        ref = self_ensemble(net, ensemble_multiple(1))(x)[0, 0].clamp(0, 1).numpy()
     assert np.abs(ens[2:-2, 2:-2] - ref[2:-2, 2:-2]).max() < 1e-5
     # the ensemble of a one-sided blur is a symmetric (3x3 cross) blur: it differs from plain
     assert np.abs(ens - plain).max() > 0.05
+
+
+class BlockEdges(nn.Module):
+    """A net that marks an 8x8 grid anchored at its input's top-left corner (see _block_edges)."""
+
+    in_channels = out_channels = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.25 * (_block_edges(torch.zeros_like(x)))
+
+
+@pytest.mark.parametrize("tile", [0, 40])
+def test_tiles_of_the_ensemble_start_on_the_jpeg_grid(tile: int) -> None:
+    # with tiles starting off the 8x8 grid, each tile would mark a grid of its own
+    img = np.zeros((50, 70), np.float32)
+    restorer = NetworkRestorer(BlockEdges(), device="cpu", tile=tile, tile_overlap=8,
+                               self_ensemble=True)
+    out = restorer.restore(img)
+    assert restorer.last_tile == (tile // 16 * 16 or None)
+    expected = BlockEdges()(torch.from_numpy(img)[None, None])[0, 0].numpy()
+    assert np.abs(out - expected).max() < 1e-6

@@ -194,6 +194,14 @@ def test_mnist_inpainter_redraws_the_lower_half(dataset) -> None:
     assert np.mean(gains) > 3.0
 
 
+def test_mnist_inpainter_refuses_the_self_ensemble() -> None:
+    """Flipped, the lower half it was trained to fill would be the upper half."""
+    from restorekit.api import restore_task
+
+    with pytest.raises(RestorekitError, match="self-ensemble does not apply"):
+        restore_task(np.zeros((28, 28), np.float32), "inpaint", self_ensemble=True)
+
+
 def test_real_pairs_are_scored_as_they_are(tmp_path: Path, rgb_image: np.ndarray) -> None:
     from restorekit.io import read_image, write_image
     from restorekit.zoo.publish import evaluate_model
