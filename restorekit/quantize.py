@@ -73,4 +73,3 @@ def dequantize_state(state: dict[str, Any], *, source: str = "weights") -> dict[
         shape = (-1,) + (1,) * (value.dim() - 1)
         out[key] = value.float() * scale.float().reshape(shape)
     return out
-
