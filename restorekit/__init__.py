@@ -8,6 +8,8 @@ and a broken optional dependency never breaks it.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -28,6 +30,24 @@ _LAZY = {
 }
 
 __all__ = ["__version__", *_LAZY]
+
+
+class _Package(types.ModuleType):
+    """The package module, guarding its public functions against same-named subpackages.
+
+    ``restorekit.degrade`` is both a function of the API and a subpackage; importing the
+    subpackage makes the import system bind it on the package, which would turn every later
+    ``restorekit.degrade(...)`` into a call of a module. Such bindings are dropped here, so the
+    name always reaches ``__getattr__`` and the function (``sys.modules`` keeps the subpackage).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -169,3 +169,25 @@ def test_shipped_deblocker_removes_jpeg_blocking(gray_image: np.ndarray,
         y = {"y_channel": image.ndim == 3}
         assert psnr(out, image, **y) > psnr(jpeg, image, **y) + 0.5
         assert psnr(out, image) > psnr(jpeg, image)
+
+
+def test_package_functions_survive_the_import_of_same_named_subpackages() -> None:
+    """``restorekit.degrade`` stays the function after the subpackage of that name is imported
+    (by the API itself or by the user), in a fresh interpreter where nothing was imported yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, restorekit as rk\n"
+        "import restorekit.degrade.noise\n"
+        "from restorekit.degrade import parse_spec\n"
+        "img = np.full((16, 16), 0.5, np.float32)\n"
+        "a, _ = rk.degrade(img, 'gaussian:sigma=25', seed=0)\n"
+        "b, _ = rk.degrade(img, 'gaussian:sigma=25', seed=0)\n"
+        "assert callable(rk.degrade) and np.array_equal(a, b)\n"
+        "assert callable(parse_spec)\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
