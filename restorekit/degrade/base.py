@@ -141,7 +141,9 @@ class Param:
     ``kind`` is one of float, int, bool, choice (one of ``options``), box (x, y, w, h in pixels
     or fractions), size (pixels or a fraction) and path. ``show`` puts it in the canonical spec
     even at its default. ``when=(key, values)`` makes it apply only when ``key`` has one of
-    ``values``; giving it otherwise is an error. ``fixed`` forbids ranges and choices.
+    ``values``; giving it otherwise is an error. ``fixed`` forbids ranges and choices (a bool
+    that is not fixed takes the choice ``true|false``, so the degradation must accept it per
+    image on a batch).
     """
 
     name: str
@@ -163,7 +165,7 @@ class Param:
 
     @property
     def sampleable(self) -> bool:
-        return self.kind in ("float", "int", "choice") and not self.fixed
+        return self.kind in ("float", "int", "choice", "bool") and not self.fixed
 
     def expected(self) -> str:
         """What a valid value looks like, for error messages and help."""
@@ -174,7 +176,7 @@ class Param:
             text = f"{noun} in {'(' if self.open_lo else '['}{lo}, {hi}]"
             return text + ("" if self.fixed else ", a range lo-hi or choices a|b")
         if self.kind == "bool":
-            return "true or false"
+            return "true or false" + ("" if self.fixed else " (or the choice true|false)")
         if self.kind == "choice":
             return "one of " + ", ".join(self.options) + ("" if self.fixed else " (or choices a|b)")
         if self.kind == "box":

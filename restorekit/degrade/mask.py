@@ -237,7 +237,8 @@ class BoxNoise(Degradation):
     example = "box-noise:box=0.25,0.25,0.5,0.5,sigma=75"
     PARAMS = (
         Param("box", "box", _CENTRE, "x,y,w,h (int pixels or float fractions)", show=True),
-        Param("random", "bool", False, "move the box (same w, h) to a random position"),
+        Param("random", "bool", False, "move the box (same w, h) to a random position",
+              fixed=True),
         Param(
             "noise",
             "choice",
@@ -273,7 +274,8 @@ class BoxNoise(Degradation):
             hi=1,
             when=("noise", ("salt-pepper",)),
         ),
-        Param("clip", "bool", True, "clip the result to [0, 1]", when=("noise", ("gaussian",))),
+        Param("clip", "bool", True, "clip the result to [0, 1]", when=("noise", ("gaussian",)),
+              fixed=True),
     )
 
     def _apply(self, x: Any, p: dict[str, Any], ops: Ops) -> tuple[Any, dict[str, Any]]:

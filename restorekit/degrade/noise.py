@@ -14,7 +14,9 @@ Conventions (images are float in [0, 1]):
   them, salt) or 0 (pepper). Colour images lose whole pixels unless ``per-channel=true``.
 - ``speckle:sigma=s`` is multiplicative: y = x + x * n, n ~ N(0, s^2), s on the 0-1 scale.
 
-``clip`` defaults to false for gaussian, poisson and speckle (unbiased noise) and true for nlf.
+``clip`` defaults to false for gaussian, poisson and speckle (unbiased noise) and true for nlf;
+``clip=true|false`` draws it per call, for training a denoiser on both conventions (a noisy photo
+read from a file is always clipped).
 On torch batches, parameters given as ranges or choices are drawn once per image and recorded in
 ``params`` as lists.
 """
@@ -35,7 +37,11 @@ _CLIP_ON = Param("clip", "bool", True, "clip the result to [0, 1]")
 
 
 def _finish(y: Any, p: dict[str, Any], ops: Ops) -> tuple[Any, dict[str, Any]]:
-    return (ops.clip(y) if p["clip"] else y), p
+    """Clip if asked; ``clip=true|false`` on a batch gives one flag per image."""
+    clip = p["clip"]
+    if isinstance(clip, list):
+        return ops.where(ops.value(clip) > 0.5, ops.clip(y), y), p
+    return (ops.clip(y) if clip else y), p
 
 
 @register_degradation
@@ -124,7 +130,8 @@ class SaltPepper(Degradation):
     PARAMS = (
         Param("amount", "float", 0.05, "fraction of pixels corrupted", lo=0, hi=1, show=True),
         Param("ratio", "float", 0.5, "fraction of corrupted pixels set to 1 (salt)", lo=0, hi=1),
-        Param("per_channel", "bool", False, "corrupt channels independently, not whole pixels"),
+        Param("per_channel", "bool", False, "corrupt channels independently, not whole pixels",
+              fixed=True),
     )
 
     def _apply(self, x: Any, p: dict[str, Any], ops: Ops) -> tuple[Any, dict[str, Any]]:

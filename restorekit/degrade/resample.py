@@ -172,7 +172,7 @@ class Resample(Degradation):
         Param("scale", "float", 2.0, "shrink factor", lo=1, hi=64, show=True),
         Param("down", "choice", "bicubic", "shrinking kernel", options=KERNELS),
         Param("up", "choice", "bicubic", "enlarging kernel", options=KERNELS),
-        Param("clip", "bool", True, "clip the result to [0, 1]"),
+        Param("clip", "bool", True, "clip the result to [0, 1]", fixed=True),
     )
 
     def _apply(self, x: Any, p: dict[str, Any], ops: Ops) -> tuple[Any, dict[str, Any]]:

@@ -39,6 +39,29 @@ def test_gaussian_clip_convention(gray_image: np.ndarray) -> None:
     assert y.min() >= 0 and y.max() <= 1
 
 
+def test_clip_drawn_per_call_and_per_image_of_a_batch() -> None:
+    """``clip=true|false`` (training on both conventions): numpy draws once per call, a torch
+    batch once per image, and each image is clipped exactly when its flag says so."""
+    spec = parse_spec("gaussian:sigma=50,clip=true|false")
+    flags = [spec(np.zeros((8, 8), np.float32), rng=i)[1]["clip"] for i in range(200)]
+    assert 0.35 < np.mean(flags) < 0.65
+    y, params = spec(torch.zeros(64, 1, 16, 16), rng=3)
+    clipped = np.asarray(params["clip"])
+    assert clipped.shape == (64,) and 0 < clipped.sum() < 64
+    lowest = y.amin(dim=(1, 2, 3)).numpy()
+    assert np.array_equal(lowest >= 0, clipped)  # unclipped zero images go negative
+
+
+@pytest.mark.parametrize("spec", ["salt-pepper:per-channel=true|false",
+                                  "box-noise:box=0,0,4,4,random=true|false",
+                                  "gaussian:clip=true-false"])
+def test_other_bools_refuse_choices(spec: str) -> None:
+    from restorekit.errors import SpecError
+
+    with pytest.raises(SpecError, match="expected true or false"):
+        parse_spec(spec)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("peak", [4.0, 30.0])
 def test_poisson_mean_and_variance(backend: str, peak: float) -> None:
