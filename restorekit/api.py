@@ -217,7 +217,9 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
     from restorekit.io import to_float32
 
     _check_task(task)
-    image = to_float32(np.asarray(image))
+    image = to_float32(np.asarray(image), clip=False)  # unclipped noise stays informative
+    if not np.isfinite(image).all():
+        raise RestorekitError("the image has NaN or infinite values")
     channels = _image_channels(image)
     start = time.perf_counter()
 
@@ -312,6 +314,9 @@ def restore(image: np.ndarray, method: str | None = "auto", *, task: str = "deno
             sigma: float | None = None, scale: int | None = None, mask: Any = None,
             weights: str | None = None, device: str | None = None, **options: Any) -> np.ndarray:
     """Restore a float image in [0, 1] (HxW or HxWxC) for ``task`` (see :func:`restore_task`).
+
+    Float values outside [0, 1] (noise added without clipping, the AWGN benchmark convention)
+    are passed on as they are; integer images are scaled by their dtype's maximum.
 
     The result has the input's shape (``scale`` times larger for ``task="sr"``).
 

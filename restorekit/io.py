@@ -195,12 +195,13 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     return p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
 
 
-def to_float32(array: Any) -> np.ndarray:
+def to_float32(array: Any, *, clip: bool = True) -> np.ndarray:
     """Convert an array of any numeric dtype to a new float32 array in [0, 1].
 
     Unsigned ints are divided by their dtype's maximum (uint8 /255, uint16 /65535), signed ints
     by their positive maximum with negatives clipped to 0 (scikit-image ``img_as_float`` scaling),
-    bools map to 0/1, and floats are not rescaled, only cast and clipped to [0, 1] (NaN stays NaN).
+    bools map to 0/1, and floats are not rescaled, only cast and clipped to [0, 1] (NaN stays NaN);
+    ``clip=False`` keeps floats outside [0, 1] (unclipped noise, which a denoiser can use).
     """
     a = np.asarray(array)
     kind = a.dtype.kind
@@ -213,6 +214,9 @@ def to_float32(array: Any) -> np.ndarray:
         out = (a.astype(np.float64) / float(info.max)).astype(np.float32)
         return np.maximum(out, 0.0, out=out) if kind == "i" else out
     if kind == "f":
+        if not clip:
+            with np.errstate(over="ignore"):  # beyond float32: inf, which callers refuse
+                return a.astype(np.float32)
         return np.clip(a, 0.0, 1.0).astype(np.float32, copy=False)  # clip first: no overflow
     raise TypeError(f"cannot convert an array of dtype {a.dtype} to an image")
 

@@ -191,3 +191,23 @@ def test_package_functions_survive_the_import_of_same_named_subpackages() -> Non
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_unclipped_noise_reaches_the_denoiser_as_it_is(gray_image: np.ndarray) -> None:
+    """AWGN-convention input (values below 0 and above 1) is not clipped before the denoiser:
+    the default path gives what the restorer gives on the same array."""
+    x = noisy(gray_image, sigma=50)
+    assert x.min() < 0 and x.max() > 1
+    out, info = restore_task(x, sigma=50)
+    direct = make_restorer(info.method, image_channels=1).restore(x, sigma=50)
+    assert np.allclose(out, np.clip(direct, 0, 1), atol=1e-6)
+    clipped, _ = restore_task(np.clip(x, 0, 1), sigma=50)
+    assert not np.allclose(out, clipped, atol=1e-3)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])
+def test_non_finite_images_are_refused(gray_image: np.ndarray, bad: float) -> None:
+    x = gray_image.astype(np.float64)
+    x[3, 4] = bad
+    with pytest.raises(RestorekitError, match="NaN or infinite"):
+        restore_task(x, model="gaussian-filter", sigma=10)
