@@ -6,8 +6,9 @@
 
 The weights come from the run's checkpoint (EMA weights when the run kept them), so a run in
 progress can be published as an interim snapshot; the card records the step it reached. Each
-``--eval DATASET=SPEC`` degrades the dataset's images (seed = image index, noise not clipped,
-the AWGN benchmark convention of ``benchmarks/classical.py``) and scores the model blind (noise
+``--eval DATASET=SPEC`` degrades the dataset's images (seed = image index, noise not clipped
+unless SPEC says ``clip=true``: the AWGN benchmark convention of ``benchmarks/classical.py``)
+and scores the model blind (noise
 level estimated) and, for models that take a noise level, with the true sigma.
 """
 
@@ -220,7 +221,9 @@ def _protocol(specs: Sequence[str], y_channel: bool, crop_border: int | str) -> 
     """How the card's metrics were measured, in one sentence."""
     how = []
     if any(spec != "pairs" for spec in specs):
-        how.append("degrade(image, SPEC, seed=image index), noise not clipped")
+        how.append("degrade(image, SPEC, seed=image index), noise not clipped"
+                   + (" unless SPEC says clip=true" if any("clip=true" in s for s in specs)
+                      else ""))
     if "pairs" in specs:
         how.append("pairs: real noisy images against their clean references, as they are")
     scoring = ("PSNR/SSIM on the clipped output" + (", Y channel" if y_channel else "")

@@ -223,6 +223,9 @@ def test_card_protocol_names_how_each_kind_of_eval_was_scored() -> None:
 
     synthetic = _protocol(["gaussian:sigma=25"], False, 0)
     assert "seed=image index" in synthetic and "pairs" not in synthetic
+    assert "not clipped" in synthetic and "clip=true" not in synthetic
+    assert "unless SPEC says clip=true" in _protocol(
+        ["gaussian:sigma=25", "gaussian:sigma=25,clip=true"], False, 0)
     real = _protocol(["pairs"], False, 0)
     assert "real noisy images" in real and "seed=image index" not in real
     sr = _protocol(["resample:scale=2"], True, "scale")
