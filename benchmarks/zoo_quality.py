@@ -6,6 +6,9 @@ degradation seeded by image index, Gaussian noise not clipped, PSNR/SSIM of the 
 - gray denoising, Set12, sigma 15 / 25 / 50: BM3D (true sigma) vs the default gray denoiser;
 - colour denoising, Urban100 (10 images), sigma 15 / 25 / 50: CBM3D (``bm3d.bm3d_rgb``, true
   sigma) vs the colour denoiser and the gray denoiser run per channel;
+- both denoising groups again at sigma 25 / 50 with the noise clipped to [0, 1]
+  (``gaussian:sigma=S,clip=true``), as it is in any noisy image file: the AWGN convention above
+  keeps negative and above-one values that no PNG or JPEG can hold;
 - real camera noise, CC15 (15 real noisy / mean-of-burst pairs, cameras never trained on):
   CBM3D with the noise level estimated vs every shipped denoiser, blind;
 - JPEG deblocking, Classic5, quality 10 / 20 / 30 / 40: the JPEG itself vs the deblocker; and
@@ -53,6 +56,7 @@ class Case:
     y_channel: bool = False
     crop_border: int | str = 0
     goal: str = ""
+    x8: bool = True  # also score the group's default model with x8 self-ensemble
 
     @property
     def key(self) -> str:
@@ -64,6 +68,9 @@ CASES = [
       for s, g in ((15, "DnCNN-S 32.84"), (25, "DnCNN-S 30.42"), (50, "DnCNN-S 27.18"))),
     *(Case("denoise-rgb", "urban100_sub10", f"gaussian:sigma={s}",
            goal="CBM3D + 0.7 dB" if s == 25 else "") for s in (15, 25, 50)),
+    # noise clipped to [0, 1], as in every noisy image file: black and white areas matter
+    *(Case(group, dataset, f"gaussian:sigma={s},clip=true", x8=False) for group, dataset in
+      (("denoise-gray", "set12"), ("denoise-rgb", "urban100_sub10")) for s in (25, 50)),
     Case("real-rgb", "cc15_nam", "pairs", goal="beat the Gaussian colour model"),
     *(Case("jpeg", "classic5", f"jpeg:quality={q}", task="jpeg",
            goal={10: "DnCNN-3 29.40", 20: "DnCNN-3 31.63"}.get(q, "")) for q in (10, 20, 30, 40)),
@@ -78,7 +85,7 @@ BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "real-rgb": "bm3d", 
              "jpeg-rgb": None, "sr": None}
 
 
-def _methods(group: str, task: str, channels: int) -> list[str]:
+def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]:
     """The shipped models to score for a group: its default, plus the gray model per channel."""
     import restorekit.zoo as zoo
 
@@ -89,7 +96,7 @@ def _methods(group: str, task: str, channels: int) -> list[str]:
         name = zoo.default_model(task, c)
         if name and name not in names:
             names.append(name)
-    return names[:1] + [f"{names[0]}{X8}"] + names[1:] if names else names
+    return names[:1] + [f"{names[0]}{X8}"] * x8 + names[1:] if names else names
 
 
 def _measure(method: str, case: Case, data: Path) -> dict[str, Any]:
@@ -157,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         channels = 3 if case.group.endswith("-rgb") else 1
         methods = ([BASELINES[case.group]] if BASELINES[case.group] else []) + _methods(
-            case.group, case.task, channels)
+            case.group, case.task, channels, case.x8)
         for method in methods:
             key = f"{_method_id(method)}|{case.key}"
             if key not in cache and case.group in groups and args.match in case.spec:
