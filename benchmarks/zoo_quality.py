@@ -96,7 +96,9 @@ def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]
         name = zoo.default_model(task, c)
         if name and name not in names:
             names.append(name)
-    return names[:1] + [f"{names[0]}{X8}"] * x8 + names[1:] if names else names
+    if not names:
+        return names
+    return names[:1] + ([f"{names[0]}{X8}"] if x8 else []) + names[1:]
 
 
 def _measure(method: str, case: Case, data: Path) -> dict[str, Any]:

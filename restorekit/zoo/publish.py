@@ -8,8 +8,8 @@ The weights come from the run's checkpoint (EMA weights when the run kept them),
 progress can be published as an interim snapshot; the card records the step it reached. Each
 ``--eval DATASET=SPEC`` degrades the dataset's images (seed = image index, noise not clipped
 unless SPEC says ``clip=true``: the AWGN benchmark convention of ``benchmarks/classical.py``)
-and scores the model blind (noise
-level estimated) and, for models that take a noise level, with the true sigma.
+and scores the model blind (noise level estimated) and, for models that take a noise level,
+with the true sigma.
 """
 
 from __future__ import annotations
