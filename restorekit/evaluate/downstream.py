@@ -28,6 +28,7 @@ from restorekit.errors import InvalidImageError, RestorekitError
 
 __all__ = [
     "CLASSIFIER_ARCH", "train_classifier", "classifier_accuracy", "clean_mnist_classifier",
+    "mnist_classifier",
     "classifier_cache_path", "downstream_table", "representation_transfer", "transfer_rows",
     "degrade_images", "restore_images", "load_classifier", "save_classifier", "new_classifier",
 ]
@@ -102,7 +103,7 @@ def classifier_accuracy(model: nn.Module, images: Any, labels: Any, *, batch_siz
 def train_classifier(images: Any, labels: Any, *, epochs: int = 3, batch_size: int = 128,
                      lr: float = 1e-3, seed: int = 0, device: Any = None,
                      init_from: nn.Module | None = None, eval_images: Any = None,
-                     eval_labels: Any = None, quiet: bool = True
+                     eval_labels: Any = None, quiet: bool = True, degradation: Any = None
                      ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train the MNIST classifier with Adam and cross-entropy (Zhao, Sec. 3.2 uses Adam).
 
@@ -110,6 +111,11 @@ def train_classifier(images: Any, labels: Any, *, epochs: int = 3, batch_size: i
     convolutions initialise the feature extractor (:func:`~restorekit.nets.classifier.
     init_from_encoder`); everything else is initialised from ``seed`` exactly as without it, so
     the two runs differ only in that copy. Shuffling and dropout are seeded too.
+
+    ``degradation`` (a spec string or object): applied afresh, seeded, to every training batch,
+    so the classifier learns the damaged digits themselves. Any restore-then-classify pipeline
+    is itself a classifier of the damaged digit, so such a classifier estimates what that
+    pipeline can reach.
 
     Returns ``(model in eval mode, history)``: one dict per epoch with ``epoch``, ``train_loss``
     (mean over the epoch), ``train_accuracy`` (on the fly, with dropout) and, when
@@ -138,6 +144,11 @@ def train_classifier(images: Any, labels: Any, *, epochs: int = 3, batch_size: i
     model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng([seed, 1])
+    if degradation is not None:
+        from restorekit.degrade import parse_spec
+
+        damage = parse_spec(degradation)
+        damage_rng = np.random.default_rng([seed, 2])
     history: list[dict[str, Any]] = []
     n = len(x)
     steps = (n + batch_size - 1) // batch_size
@@ -151,7 +162,10 @@ def train_classifier(images: Any, labels: Any, *, epochs: int = 3, batch_size: i
                        dynamic_ncols=True, leave=False)
             for s in bar:
                 idx = perm[s * batch_size:(s + 1) * batch_size]
-                xb, yb = x[idx].to(dev), y[idx].to(dev)
+                xb = x[idx]
+                if degradation is not None:
+                    xb, _ = damage(xb, rng=damage_rng)
+                xb, yb = xb.to(dev), y[idx].to(dev)
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
                 opt.zero_grad(set_to_none=True)
@@ -215,13 +229,27 @@ def clean_mnist_classifier(mnist_root: str | Path, *, cache_dir: str | Path, see
     An unreadable cache file is retrained over (with a warning). ``limit`` trains on the first
     ``limit`` digits only (tests); the default uses all 60,000.
     """
+    return mnist_classifier(mnist_root, cache_dir=cache_dir, seed=seed, epochs=epochs,
+                            device=device, quiet=quiet, limit=limit)
+
+
+def mnist_classifier(mnist_root: str | Path, *, cache_dir: str | Path, seed: int = 0,
+                     epochs: int = 3, device: Any = None, quiet: bool = True,
+                     limit: int | None = None, degradation: str | None = None) -> nn.Module:
+    """:func:`clean_mnist_classifier`, or with ``degradation`` one trained on damaged digits.
+
+    The degradation spec (drawn afresh for every batch, see :func:`train_classifier`) is part
+    of the cache key.
+    """
     from restorekit.data.mnist import load_mnist
 
     images, labels = load_mnist(mnist_root, "train")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    settings = {"seed": seed, "epochs": epochs, "batch_size": 128, "lr": 1e-3,
-                "train": f"mnist-train[:{len(images)}]"}
+    settings: dict[str, Any] = {"seed": seed, "epochs": epochs, "batch_size": 128, "lr": 1e-3,
+                                "train": f"mnist-train[:{len(images)}]"}
+    if degradation is not None:
+        settings["degradation"] = str(degradation)
     path = classifier_cache_path(cache_dir, settings)
     if path.is_file():
         try:
@@ -230,7 +258,7 @@ def clean_mnist_classifier(mnist_root: str | Path, *, cache_dir: str | Path, see
             warnings.warn(f"{path}: cached classifier unusable ({exc}); retraining", stacklevel=2)
     model, history = train_classifier(images.astype(np.float32) / np.float32(255), labels,
                                       epochs=epochs, batch_size=128, lr=1e-3, seed=seed,
-                                      device=device, quiet=quiet)
+                                      device=device, quiet=quiet, degradation=degradation)
     save_classifier(model, path, meta={**settings, "history": history})
     return model
 

@@ -191,6 +191,24 @@ def test_save_load_classifier(tmp_path: Path, trained) -> None:  # noqa: ANN001
         ds.load_classifier(tmp_path / "bad.safetensors")
 
 
+def test_train_classifier_on_damaged_digits() -> None:
+    """``degradation`` damages every training batch afresh: that classifier reads noisy digits."""
+    x, y = _bars(600)
+    ex, ey = _bars(300, seed=1)
+    spec = "gaussian:sigma=150,clip=true"
+    noisy = ds.degrade_images(ex, spec, seed=7)
+    clean_trained, _ = ds.train_classifier(x, y, epochs=2, batch_size=32, seed=0)
+    noisy_trained, hist = ds.train_classifier(x, y, epochs=2, batch_size=32, seed=0,
+                                              degradation=spec)
+    again, hist_again = ds.train_classifier(x, y, epochs=2, batch_size=32, seed=0,
+                                            degradation=spec)
+    assert hist == hist_again  # the noise is seeded
+    assert ds.classifier_accuracy(clean_trained, noisy, ey) < 80
+    assert ds.classifier_accuracy(noisy_trained, noisy, ey) > 95
+    assert ds.classifier_accuracy(again, noisy, ey) == ds.classifier_accuracy(noisy_trained,
+                                                                              noisy, ey)
+
+
 def test_clean_mnist_classifier_caches(tmp_path: Path, dataset) -> None:  # noqa: ANN001
     root = dataset("mnist")
     cache = tmp_path / "cache"
@@ -204,6 +222,9 @@ def test_clean_mnist_classifier_caches(tmp_path: Path, dataset) -> None:  # noqa
         assert torch.equal(va, vb)
     ds.clean_mnist_classifier(root, cache_dir=cache, epochs=1, limit=300, seed=1)
     assert len(list(cache.glob("*.safetensors"))) == 2  # other settings, other file
+    ds.mnist_classifier(root, cache_dir=cache, epochs=1, limit=300,
+                        degradation="gaussian:sigma=100")
+    assert len(list(cache.glob("*.safetensors"))) == 3  # the damage is part of the key
     files[0].write_bytes(b"corrupt")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

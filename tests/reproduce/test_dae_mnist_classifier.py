@@ -45,6 +45,9 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  #
         assert (ctx.figures / png).stat().st_size > 1000
         assert f"(dae-mnist-classifier/{png})" in text
     assert re.search(r"Our goal, denoised within 1 point of clean: \*\*(met|not met)\*\*", text)
+    ceiling = re.search(r"with this noise .* scores \*\*([\d.]+) %\*\* on the same noisy", text)
+    assert ceiling and 0 <= float(ceiling.group(1)) <= 100
+    assert "noisy_trained" in text
     sweep = re.findall(r"^\| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", text,
                        re.M)
     assert {int(r[0]) for r in sweep} >= set(exp.TINY.sigmas)
