@@ -89,6 +89,9 @@ def check_method(method: str) -> None:
     ``ARCH@WEIGHTS`` (a registered network with a weights file)."""
     if method in (None, "", "auto"):
         return
+    if not isinstance(method, str):
+        raise RestorekitError(f"method must be a name (see `restorekit models`) or a Restorer, "
+                              f"not {type(method).__name__}")
     name, _, weights = method.partition("@")
     zoo = _zoo()
     if not weights and zoo is not None and name in zoo.zoo_models():
@@ -98,14 +101,17 @@ def check_method(method: str) -> None:
         raise RestorekitError(f"{method}: weights file {weights!r} not found")
 
 
-def resolve_method(method: str | None, channels: int = 1, task: str = "denoise",
-                   scale: int | None = None) -> str | None:
+def resolve_method(method: str | Restorer | None, channels: int = 1, task: str = "denoise",
+                   scale: int | None = None) -> str | Restorer | None:
     """Turn ``"auto"``/None into a concrete method for ``task`` on ``channels``-channel images.
 
     Auto picks the shipped model for the task, else (denoising only) BM3D when installed, else
-    non-local means. For other tasks without a shipped model it returns None.
+    non-local means. For other tasks without a shipped model it returns None. A
+    :class:`Restorer` already built passes through.
     """
     _check_task(task)
+    if isinstance(method, Restorer):
+        return method
     if method not in (None, "", "auto"):
         check_method(method)
         return method
@@ -129,15 +135,21 @@ def task_models(task: str) -> list[str]:
     return shipped + registered
 
 
-def make_restorer(method: str | None = "auto", *, image_channels: int = 1,
+def make_restorer(method: str | Restorer | None = "auto", *, image_channels: int = 1,
                   weights: str | None = None, device: str | None = None, task: str = "denoise",
                   **options: Any) -> Restorer:
     """Build a :class:`Restorer` once (the CLI reuses it across a batch).
 
     ``method`` is ``auto``, a shipped model (``restorekit models``), a registered method, or
     ``ARCH@WEIGHTS``; ``auto`` picks by ``task`` and ``image_channels``. ``options`` are the
-    method's own (a network's architecture config, tiling, a filter's parameters).
+    method's own (a network's architecture config, tiling, a filter's parameters). A
+    :class:`Restorer` already built is returned as it is.
     """
+    if isinstance(method, Restorer):
+        if weights is not None or options:
+            raise RestorekitError("weights and options apply to a method name, not to a "
+                                  "Restorer already built")
+        return method
     if weights is not None and (method in (None, "", "auto") or _is_zoo_name(method)):
         method = _arch_of(weights)  # the weights' own architecture, from their model card
     name = resolve_method(method, image_channels, task)
@@ -194,7 +206,8 @@ def _inpaint_classical(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None = "auto",
+def restore_task(image: np.ndarray, task: str = "denoise", *,
+                 model: str | Restorer | None = "auto",
                  sigma: float | None = None, scale: int | None = None, mask: Any = None,
                  weights: str | None = None, device: str | None = None,
                  cache: dict[Any, Restorer] | None = None,
@@ -223,7 +236,9 @@ def restore_task(image: np.ndarray, task: str = "denoise", *, model: str | None 
     channels = _image_channels(image)
     start = time.perf_counter()
 
-    def build(name: str | None) -> Restorer:
+    def build(name: str | Restorer | None) -> Restorer:
+        if isinstance(name, Restorer):
+            return make_restorer(name, weights=weights, **options)
         key = (task, channels, name, weights, device)
         if cache is not None and key in cache:
             return cache[key]
@@ -310,9 +325,10 @@ def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | 
     return out, info
 
 
-def restore(image: np.ndarray, method: str | None = "auto", *, task: str = "denoise",
-            sigma: float | None = None, scale: int | None = None, mask: Any = None,
-            weights: str | None = None, device: str | None = None, **options: Any) -> np.ndarray:
+def restore(image: np.ndarray, method: str | Restorer | None = "auto", *,
+            task: str = "denoise", sigma: float | None = None, scale: int | None = None,
+            mask: Any = None, weights: str | None = None, device: str | None = None,
+            **options: Any) -> np.ndarray:
     """Restore a float image in [0, 1] (HxW or HxWxC) for ``task`` (see :func:`restore_task`).
 
     Float values outside [0, 1] (noise added without clipping, the AWGN benchmark convention)

@@ -95,6 +95,19 @@ def test_unknown_task_and_methods_fail_clearly(gray_image: np.ndarray, tmp_path:
             restore_task(gray_image, "jpeg")
 
 
+def test_a_restorer_object_is_accepted_as_the_method(gray_image: np.ndarray) -> None:
+    x = noisy(gray_image)
+    built = restorekit.load_restorer("gaussian-filter")
+    by_name = restorekit.restore(x, "gaussian-filter", sigma=25)
+    np.testing.assert_array_equal(restorekit.restore(x, built, sigma=25), by_name)
+    up = restorekit.restore(gray_image[:16, :16], built, task="sr", scale=2)
+    assert up.shape == (32, 32)
+    with pytest.raises(RestorekitError, match="not to a Restorer"):
+        restorekit.restore(x, built, weights="w.safetensors")
+    with pytest.raises(RestorekitError, match="method must be a name"):
+        restorekit.restore(x, 3)
+
+
 def test_arch_at_weights_loads_a_trained_file(tmp_path: Path, gray_image: np.ndarray) -> None:
     from restorekit.restorers.base import build_net
     from restorekit.weights import save_weights
