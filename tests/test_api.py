@@ -108,6 +108,18 @@ def test_a_restorer_object_is_accepted_as_the_method(gray_image: np.ndarray) -> 
         restorekit.restore(x, 3)
 
 
+def test_self_ensemble_keeps_the_jpeg_grid_only_for_deblocking() -> None:
+    from restorekit.restorers.self_ensemble import JPEG_GRID
+
+    jpeg = make_restorer("auto", task="jpeg", self_ensemble=True)
+    denoise = make_restorer("auto", task="denoise", self_ensemble=True)
+    assert jpeg.content_grid == JPEG_GRID and jpeg.grid % JPEG_GRID == 0
+    assert denoise.content_grid == 1 and denoise.grid == denoise.multiple
+    with pytest.warns(UserWarning, match="random weights"):
+        untrained = make_restorer("dncnn", task="jpeg", self_ensemble=True, depth=3)
+    assert untrained.content_grid == JPEG_GRID
+
+
 def test_arch_at_weights_loads_a_trained_file(tmp_path: Path, gray_image: np.ndarray) -> None:
     from restorekit.restorers.base import build_net
     from restorekit.weights import save_weights

@@ -41,7 +41,7 @@ __all__ = ["NetworkRestorer"]
 
 #: Options of the restorer itself; everything else in a config goes to the net's constructor.
 RESTORER_OPTIONS = ("tile", "tile_overlap", "memory_budget_mb", "progress", "batch_tiles",
-                    "self_ensemble")
+                    "self_ensemble", "content_grid")
 
 
 def _as_image(image: Any) -> np.ndarray:
@@ -81,17 +81,21 @@ class NetworkRestorer(Restorer):
     self_ensemble:
         Average the outputs over the 8 flips and rotations of each input (x8 self-ensemble,
         :mod:`~restorekit.restorers.self_ensemble`): a little better, 8 times slower.
+    content_grid:
+        Period of a grid in the image content that the self-ensemble's flips and turns must
+        keep: ``JPEG_GRID`` (16) for JPEG blocking, 1 (none) for noise or blur.
     """
 
     def __init__(self, net: nn.Module, *, name: str | None = None, device: str | None = None,
                  tile: int | None = None, tile_overlap: int = 32,
                  memory_budget_mb: float = 1024, progress: Progress = None,
-                 batch_tiles: int = 1, self_ensemble: bool = False) -> None:
+                 batch_tiles: int = 1, self_ensemble: bool = False,
+                 content_grid: int = 1) -> None:
         if tile is not None and tile < 0:
             raise RestorekitError(f"tile must be None, 0 (never tile) or positive, got {tile}")
-        if tile_overlap < 0 or memory_budget_mb <= 0 or batch_tiles < 1:
-            raise RestorekitError("tile_overlap must be >= 0, memory_budget_mb > 0 and "
-                                  "batch_tiles >= 1")
+        if tile_overlap < 0 or memory_budget_mb <= 0 or batch_tiles < 1 or content_grid < 1:
+            raise RestorekitError("tile_overlap must be >= 0, memory_budget_mb > 0, "
+                                  "batch_tiles >= 1 and content_grid >= 1")
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
         self.name = name or type(net).__name__  # type: ignore[misc]  # instance, not class
@@ -107,6 +111,7 @@ class NetworkRestorer(Restorer):
         self.progress = progress
         self.batch_tiles = batch_tiles
         self.self_ensemble = bool(self_ensemble)
+        self.content_grid = int(content_grid)
         self.last_sigma: float | None = None  # the sigma the last call used (given or estimated)
         self.last_tile: int | None = None  # the tile size the last call used (None: whole image)
         self._bytes_per_pixel: dict[int, float] = {}
@@ -180,8 +185,9 @@ class NetworkRestorer(Restorer):
     @property
     def grid(self) -> int:
         """The period tiles start on: the net's ``multiple``, widened for the self-ensemble so
-        each tile keeps the image's JPEG block grid (:mod:`~restorekit.restorers.self_ensemble`)."""
-        return ensemble_multiple(self.multiple) if self.self_ensemble else self.multiple
+        each tile keeps the content's grid (:mod:`~restorekit.restorers.self_ensemble`)."""
+        return (ensemble_multiple(self.multiple, self.content_grid) if self.self_ensemble
+                else self.multiple)
 
     def _sigma_arg(self, img: np.ndarray, sigma: float | None) -> float | None:
         """The 0-1 scale sigma for ``forward`` (estimated when needed), or None."""

@@ -12,7 +12,10 @@ A flip or a quarter turn of an image whose sides are not multiples of some perio
 grid of that period anchored at the top-left corner: a JPEG's 8x8 blocks (16x16 for 4:2:0
 chroma), the downsampling grid of a U-Net. So the input is first padded, bottom and right, to
 a multiple of ``multiple``; each transform then maps the grid onto itself, and the padding is
-cropped from the average.
+cropped from the average. Only JPEG deblocking needs the content's grid kept
+(:func:`ensemble_multiple`): noise has no grid, and padding a noisy image by reflection puts
+mirrored noise beside the border, which costs a denoiser more than the average gains on small
+images (a 56x48 image: x8 MSE 7 % above one pass with the 16-pixel padding, 3 % below without).
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ TRANSFORMS: tuple[tuple[int, bool], ...] = tuple((k, f) for f in (False, True) f
 JPEG_GRID = 16
 
 
-def ensemble_multiple(net_multiple: int) -> int:
-    """The padding period for a net that needs inputs a multiple of ``net_multiple``."""
-    return math.lcm(max(1, net_multiple), JPEG_GRID)
+def ensemble_multiple(net_multiple: int, content_grid: int = 1) -> int:
+    """The padding period for a net that needs inputs a multiple of ``net_multiple``, on images
+    whose content has a grid of period ``content_grid`` (``JPEG_GRID`` for JPEG blocking)."""
+    return math.lcm(max(1, net_multiple), max(1, content_grid))
 
 
 def _apply(t: torch.Tensor, k: int, flip: bool) -> torch.Tensor:

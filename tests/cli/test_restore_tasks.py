@@ -99,9 +99,9 @@ def test_self_ensemble_runs_the_net_on_eight_orientations(tmp_path: Path) -> Non
         outs[name] = np.asarray(Image.open(tmp_path / f"{name}.png"), dtype=np.float32) / 255
     err = {k: float(np.mean((v - clean) ** 2)) for k, v in outs.items()}
     assert np.abs(outs["x8"] - outs["plain"]).max() > 0  # a different computation
-    # and not a much worse one: on this 56x48 image the fine-tuned default (clipped-noise
-    # stage) gives x8 a 7 % higher MSE than one pass; on Set12 x8 gains (zoo_quality)
-    assert err["x8"] < 1.10 * err["plain"]
+    # and a better one: averaging the eight answers cancels part of the error (no padding
+    # beyond the net's multiple: mirrored noise at the border cost 7 % MSE here)
+    assert err["x8"] < err["plain"]
 
 
 def test_models_marks_shipped_weights() -> None:

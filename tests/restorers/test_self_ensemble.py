@@ -9,6 +9,7 @@ from torch import nn
 
 from restorekit.restorers.network import NetworkRestorer
 from restorekit.restorers.self_ensemble import (
+    JPEG_GRID,
     TRANSFORMS,
     _apply,
     _invert,
@@ -82,9 +83,35 @@ def test_padding_is_cropped_from_an_upscaled_answer() -> None:
     assert torch.allclose(out, upscale(x))
 
 
-def test_ensemble_multiple_covers_the_net_and_the_jpeg_grids() -> None:
-    assert ensemble_multiple(1) == ensemble_multiple(8) == ensemble_multiple(16) == 16
-    assert ensemble_multiple(32) == 32 and ensemble_multiple(12) == 48
+def test_ensemble_multiple_covers_the_net_and_the_content_grids() -> None:
+    assert ensemble_multiple(1, JPEG_GRID) == ensemble_multiple(8, JPEG_GRID) == 16
+    assert ensemble_multiple(32, JPEG_GRID) == 32 and ensemble_multiple(12, JPEG_GRID) == 48
+    assert ensemble_multiple(8) == 8 and ensemble_multiple(1) == 1  # noise has no grid
+
+
+class SymmetricBlur(nn.Module):
+    """A zero-padded 3x3 cross blur: it commutes with every flip and quarter turn."""
+
+    in_channels = out_channels = 1
+    multiple = 8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = torch.tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=x.dtype) / 8
+        return nn.functional.conv2d(x, k[None, None], padding=1)
+
+
+def test_a_denoiser_ensemble_does_not_pad_beyond_the_nets_multiple() -> None:
+    # Padding a 48x56 image to 16 would put reflected pixels beside the right border, and the
+    # average of an equivariant net would then differ from one pass there.
+    img = np.random.default_rng(3).random((48, 56)).astype(np.float32)
+    net = SymmetricBlur()
+    plain = NetworkRestorer(net, device="cpu", tile=0).restore(img)
+    ens = NetworkRestorer(net, device="cpu", tile=0, self_ensemble=True)
+    assert ens.grid == 8
+    assert np.abs(ens.restore(img) - plain).max() < 1e-5
+    jpeg = NetworkRestorer(net, device="cpu", tile=0, self_ensemble=True,
+                           content_grid=JPEG_GRID)
+    assert jpeg.grid == 16 and np.abs(jpeg.restore(img) - plain).max() > 1e-3
 
 
 class Biased(nn.Module):
@@ -134,7 +161,7 @@ def test_tiles_of_the_ensemble_start_on_the_jpeg_grid(tile: int) -> None:
     # with tiles starting off the 8x8 grid, each tile would mark a grid of its own
     img = np.zeros((50, 70), np.float32)
     restorer = NetworkRestorer(BlockEdges(), device="cpu", tile=tile, tile_overlap=8,
-                               self_ensemble=True)
+                               self_ensemble=True, content_grid=JPEG_GRID)
     out = restorer.restore(img)
     assert restorer.last_tile == (tile // 16 * 16 or None)
     expected = BlockEdges()(torch.from_numpy(img)[None, None])[0, 0].numpy()
