@@ -28,7 +28,7 @@ from restorekit.errors import InvalidImageError, RestorekitError
 
 __all__ = [
     "CLASSIFIER_ARCH", "train_classifier", "classifier_accuracy", "clean_mnist_classifier",
-    "mnist_classifier",
+    "mnist_classifier", "mnist_classifier_settings",
     "classifier_cache_path", "downstream_table", "representation_transfer", "transfer_rows",
     "degrade_images", "restore_images", "load_classifier", "save_classifier", "new_classifier",
 ]
@@ -219,6 +219,16 @@ def classifier_cache_path(cache_dir: str | Path, settings: dict[str, Any]) -> Pa
     return Path(cache_dir) / f"mnist-classifier-{key}.safetensors"
 
 
+def mnist_classifier_settings(n_train: int, *, seed: int, epochs: int,
+                              degradation: str | None = None) -> dict[str, Any]:
+    """The settings :func:`mnist_classifier` trains with, as hashed into its cache key."""
+    settings: dict[str, Any] = {"seed": seed, "epochs": epochs, "batch_size": 128, "lr": 1e-3,
+                                "train": f"mnist-train[:{n_train}]"}
+    if degradation is not None:
+        settings["degradation"] = str(degradation)
+    return settings
+
+
 def clean_mnist_classifier(mnist_root: str | Path, *, cache_dir: str | Path, seed: int = 0,
                            epochs: int = 3, device: Any = None, quiet: bool = True,
                            limit: int | None = None) -> nn.Module:
@@ -246,10 +256,8 @@ def mnist_classifier(mnist_root: str | Path, *, cache_dir: str | Path, seed: int
     images, labels = load_mnist(mnist_root, "train")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    settings: dict[str, Any] = {"seed": seed, "epochs": epochs, "batch_size": 128, "lr": 1e-3,
-                                "train": f"mnist-train[:{len(images)}]"}
-    if degradation is not None:
-        settings["degradation"] = str(degradation)
+    settings = mnist_classifier_settings(len(images), seed=seed, epochs=epochs,
+                                         degradation=degradation)
     path = classifier_cache_path(cache_dir, settings)
     if path.is_file():
         try:

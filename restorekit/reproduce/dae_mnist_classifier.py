@@ -151,16 +151,30 @@ def _evaluate(classifier: Any, clean: np.ndarray, labels: np.ndarray, sigma: flo
     return row, images
 
 
+def _classifier(ctx: ReproContext, s: Settings, epochs: int,
+                degradation: str | None = None) -> Any:
+    """The MNIST classifier trained on clean (or ``degradation``-damaged) training digits,
+    cached in ``ctx.work / "classifier"``; a cached one is named among the reused runs."""
+    from restorekit.evaluate import downstream as ds
+
+    cache = ctx.work / "classifier"
+    settings = ds.mnist_classifier_settings(s.classifier_train or 60000, seed=ctx.seed,
+                                            epochs=epochs, degradation=degradation)
+    cached = ds.classifier_cache_path(cache, settings)
+    if cached.is_file():
+        _REUSED.append(f"classifier {cached.name}")
+    return ds.mnist_classifier(ctx.dataset("mnist"), cache_dir=cache, seed=ctx.seed,
+                               epochs=epochs, device=ctx.torch_device(), quiet=ctx.quiet,
+                               limit=s.classifier_train, degradation=degradation)
+
+
 def _noisy_trained_accuracy(ctx: ReproContext, s: Settings, sigma: float, noisy: np.ndarray,
                             labels: np.ndarray) -> float:
     """Accuracy on ``noisy`` of the classifier trained on digits with the same noise."""
     from restorekit.evaluate import downstream as ds
 
     ctx.log(f"classifier on noisy training digits, sigma {sigma:g}")
-    model = ds.mnist_classifier(ctx.dataset("mnist"), cache_dir=ctx.work / "classifier",
-                                seed=ctx.seed, epochs=s.noisy_trained_epochs,
-                                device=ctx.torch_device(), quiet=ctx.quiet,
-                                limit=s.classifier_train, degradation=NOISE.format(sigma=sigma))
+    model = _classifier(ctx, s, s.noisy_trained_epochs, NOISE.format(sigma=sigma))
     return ds.classifier_accuracy(model, noisy, labels, device=ctx.torch_device())
 
 
@@ -191,15 +205,7 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
     clean, labels = clean_all[:n_sweep], labels_all[:n_sweep]
 
     ctx.log("classifier on clean training digits")
-    cached = ds.classifier_cache_path(ctx.work / "classifier", {
-        "seed": ctx.seed, "epochs": s.classifier_epochs, "batch_size": 128, "lr": 1e-3,
-        "train": f"mnist-train[:{s.classifier_train or 60000}]"})
-    if cached.is_file():
-        _REUSED.append(f"classifier {cached.name}")
-    classifier = ds.clean_mnist_classifier(mnist, cache_dir=ctx.work / "classifier",
-                                           seed=ctx.seed, epochs=s.classifier_epochs,
-                                           device=device, quiet=ctx.quiet,
-                                           limit=s.classifier_train)
+    classifier = _classifier(ctx, s, s.classifier_epochs)
     dae, dae_cfg, dae_dir = _train(ctx, "dae.toml", s.dae_steps, s)
     best, best_cfg, best_dir = _train(ctx, "best.toml", s.best_steps, s)
     denoisers = {"dae": dae, "best": best}
@@ -305,22 +311,30 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
         f"Ours at sigma {matched_sigma:g}: the paper's DAE is {gaps['dae']:.2f} points below "
         f"clean, rk-unet {gaps['best']:.2f}. Our goal, denoised within 1 point of clean: "
         f"**{verdict['dae']}** with the paper's DAE, **{verdict['best']}** with rk-unet.")
+    best_any = max(ceiling, m["dae"], m["best"])
+    readable = [r for r in rows if r.get("noisy_trained") is not None
+                and r["clean"] - r["noisy_trained"] <= 1.0]
     rep.text(
         f"Is the goal reachable at this noise? Denoising and then classifying is itself a "
-        f"classifier of the noisy digit, so it can do no better than the best classifier of "
-        f"noisy digits. The same classifier trained directly on training digits with this "
-        f"noise (`{NOISE.format(sigma=matched_sigma)}`, drawn afresh every batch, "
+        f"classifier of the noisy digit, so it can do no better than the best possible "
+        f"classifier of noisy digits (the Bayes classifier, which we cannot compute). The same "
+        f"classifier trained directly on training digits with this noise "
+        f"(`{NOISE.format(sigma=matched_sigma)}`, drawn afresh every batch, "
         f"{s.noisy_trained_epochs} epoch(s)) scores **{ceiling:.2f} %** on the same noisy test "
-        f"digits, {table_clean - ceiling:.2f} points below clean; rk-unet then the clean "
-        f"classifier scores {m['best']:.2f} %. " + (
-            "The directly trained classifier is a lower bound on what this noise allows, not "
-            "the bound itself; still, it falls far short of clean accuracy, which says the "
-            "1-point goal is out of reach at this level under this protocol, and that the "
-            "paper's 96.10 % implies a classifier fooled by much weaker noise. "
-            if table_clean - ceiling > 1.0 else
+        f"digits; rk-unet then the clean classifier scores {m['best']:.2f} %. " + (
+            f"Every classifier we trained stays at least {table_clean - best_any:.1f} points "
+            f"below clean here, so we read the 1-point goal as out of reach at this level "
+            f"under this protocol (evidence, not proof), and the paper's 96.10 % as the mark "
+            f"of a classifier fooled by much weaker noise. "
+            if table_clean - best_any > 1.0 else
             "A classifier reads this noise within 1 point of clean, so the goal is reachable "
             "in principle. ")
-        + "Column `noisy_trained` below gives the same reference at other levels.")
+        + "In the sweep (column `noisy_trained` below) the directly trained classifier is "
+        + ("within 1 point of clean at sigma "
+           + ", ".join(f"{r['sigma']:g} (rk-unet: {r['clean'] - r['best']:.2f} points below)"
+                       for r in readable)
+           + ": there the goal is reachable in principle."
+           if readable else "within 1 point of clean at none of the levels it was trained at."))
     reach = {}
     for name in ("dae", "best"):
         ok = [r["sigma"] for r in rows if r["clean"] - r[name] <= 1.0]
