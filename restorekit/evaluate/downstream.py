@@ -113,9 +113,8 @@ def train_classifier(images: Any, labels: Any, *, epochs: int = 3, batch_size: i
     the two runs differ only in that copy. Shuffling and dropout are seeded too.
 
     ``degradation`` (a spec string or object): applied afresh, seeded, to every training batch,
-    so the classifier learns the damaged digits themselves. Any restore-then-classify pipeline
-    is itself a classifier of the damaged digit, so such a classifier estimates what that
-    pipeline can reach.
+    so the classifier learns the damaged digits themselves: a reference for a restore-then-
+    classify pipeline, which is itself one more classifier of the damaged digit.
 
     Returns ``(model in eval mode, history)``: one dict per epoch with ``epoch``, ``train_loss``
     (mean over the epoch), ``train_accuracy`` (on the fly, with dropout) and, when

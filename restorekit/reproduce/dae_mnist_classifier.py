@@ -14,8 +14,8 @@ numbers at every level (and the noisy accuracy without clipping beside them). On
 (trained on sigma 0-600) serves the whole sweep. "Our best model"
 is rk-unet trained the same way (configs in ``restorekit/experiments/dae_mnist_classifier/``),
 given the true sigma through its noise map. A classifier trained on the noisy digits
-themselves measures what any denoise-then-classify pipeline can hope for at a level (the pipeline
-is one more classifier of the noisy digit). Representation transfer: a classifier whose
+themselves is the reference for a denoise-then-classify pipeline at a level (the pipeline is
+one more classifier of the noisy digit). Representation transfer: a classifier whose
 convolutions start from the DAE's encoder versus a random start, same data, seed and schedule.
 """
 
