@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 from machine_info import REPO, cpu_model, default_data  # benchmarks/ is on sys.path
+from zoo_quality import CACHE, Case
 
 from restorekit.restorers.base import Restorer
 
 OUT = REPO / "docs" / "benchmarks" / "cbm3d_pilot.md"
-ZOO_QUALITY = REPO / "docs" / "benchmarks" / "zoo_quality.json"
 DATASET = "urban100_sub10"
 
 
@@ -62,10 +62,11 @@ class NetPilotWiener(Restorer):
 
 
 def _cbm3d_row(sigma: int) -> dict[str, Any] | None:
-    if not ZOO_QUALITY.is_file():
+    """zoo_quality's cached CBM3D row for the same set and noise, if it was measured."""
+    if not CACHE.is_file():
         return None
-    cache = json.loads(ZOO_QUALITY.read_text())
-    return cache.get(f"bm3d|{DATASET}|gaussian:sigma={sigma}|as-is|0|0")
+    case = Case("denoise-rgb", DATASET, f"gaussian:sigma={sigma}")
+    return json.loads(CACHE.read_text()).get(f"bm3d|{case.key}")
 
 
 def main(argv: list[str] | None = None) -> int:

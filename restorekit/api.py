@@ -158,13 +158,13 @@ def make_restorer(method: str | Restorer | None = "auto", *, image_channels: int
                               "trained weights")
     name, _, at_weights = name.partition("@")
     weights = weights or at_weights or None
+    if options.get("self_ensemble"):
+        from restorekit.restorers.self_ensemble import content_grid
+
+        options.setdefault("content_grid", content_grid(task))  # e.g. JPEG's block grid
     zoo = _zoo()
     if weights is None and zoo is not None and name in zoo.zoo_models():
         return zoo.load_zoo_restorer(name, device=device, **options)
-    if task == "jpeg" and options.get("self_ensemble"):
-        from restorekit.restorers.self_ensemble import JPEG_GRID
-
-        options.setdefault("content_grid", JPEG_GRID)  # flips must keep the block grid
     return load_restorer(name, weights=weights, device=device, **options)
 
 

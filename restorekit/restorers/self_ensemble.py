@@ -35,6 +35,12 @@ TRANSFORMS: tuple[tuple[int, bool], ...] = tuple((k, f) for f in (False, True) f
 JPEG_GRID = 16
 
 
+def content_grid(task: str) -> int:
+    """The grid in the content of an image damaged for ``task`` that flips must keep: JPEG's
+    blocks for ``jpeg``; none (1) for noise, blur or upscaling."""
+    return JPEG_GRID if task == "jpeg" else 1
+
+
 def ensemble_multiple(net_multiple: int, content_grid: int = 1) -> int:
     """The padding period for a net that needs inputs a multiple of ``net_multiple``, on images
     whose content has a grid of period ``content_grid`` (``JPEG_GRID`` for JPEG blocking)."""

@@ -118,10 +118,10 @@ def load_zoo_restorer(name: str, *, device: str | None = None, **options: Any) -
     from restorekit.restorers.network import NetworkRestorer
 
     model = get_zoo_model(name)
-    if model.task == "jpeg" and options.get("self_ensemble"):
-        from restorekit.restorers.self_ensemble import JPEG_GRID
+    if options.get("self_ensemble"):
+        from restorekit.restorers.self_ensemble import content_grid
 
-        options.setdefault("content_grid", JPEG_GRID)
+        options.setdefault("content_grid", content_grid(model.task))
     restorer = NetworkRestorer.from_registry(model.arch, weights=str(model.weights),
                                              device=device, **options)
     restorer.name = model.name  # type: ignore[misc]  # report the zoo name, not the arch
