@@ -4,6 +4,8 @@ nets, memory estimate and tile choice."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -258,6 +260,18 @@ def test_activation_estimate_counts_live_maps() -> None:
     bpp_big = activation_bytes_per_pixel(net, 1, size=64)
     assert bpp_big == pytest.approx(bpp, rel=0.05)  # per pixel: independent of the probe size
     assert activation_bytes_per_pixel(net, 1, size=32, batch=3) == pytest.approx(bpp, rel=0.05)
+
+
+def test_activation_estimate_does_not_load_dynamo() -> None:
+    """The probe runs on every `restorekit restore`: importing torch._dynamo would add ~1 s."""
+    code = ("import sys, torch\n"
+            "from restorekit.restorers.tiling import activation_bytes_per_pixel\n"
+            "assert activation_bytes_per_pixel(torch.nn.Conv2d(1, 4, 3), 1, size=16) > 0\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
 
 
 def test_choose_tile_fits_the_budget() -> None:

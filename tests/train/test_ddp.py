@@ -40,10 +40,14 @@ def test_two_process_ddp_trains_resumes_and_keeps_replicas_equal(
                                     "checkpoint_interval": 2, "log_interval": 1, "threads": 1})
     cfg_path = save_config(cfg, tmp_path / "cfg")
     out = Path(cfg.train.out_dir)
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(script), str(cfg_path)],
-        env=child_env, capture_output=True, text=True, timeout=120)
+    try:  # two torch start-ups and 6 steps: seconds when idle, much longer on a loaded machine
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+             "2", str(script), str(cfg_path)],
+            env=child_env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"torchrun did not finish in {exc.timeout} s:\n{exc.stdout!s:.3000}\n"
+                    f"{exc.stderr!s:.3000}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
