@@ -134,10 +134,22 @@ def _box_sum(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
     return s[ph:, pw:] - s[:-ph, pw:] - s[ph:, :-pw] + s[:-ph, :-pw]
 
 
-@lru_cache(maxsize=8)
+#: ``_texture_threshold(_PATCH, _CONFIDENCE)``, precomputed: importing scipy.special for it
+#: cost about 0.2 s of every `restorekit restore` (the tests recompute it).
+_TAU0 = 81.82076743668523
+
+
 def _texture_threshold(p: int, confidence: float) -> float:
     """``tau0``: gradient energy of a flat p x p patch of unit-variance noise stays below
     ``tau0`` with probability ``confidence`` (Gamma approximation of Liu et al. 2013, eq. 19)."""
+    if (p, confidence) == (_PATCH, _CONFIDENCE):
+        return _TAU0
+    return _texture_threshold_formula(p, confidence)
+
+
+@lru_cache(maxsize=8)
+def _texture_threshold_formula(p: int, confidence: float) -> float:
+    """:func:`_texture_threshold` computed."""
     from scipy.special import gammaincinv
 
     k = np.array([-0.5, 0.0, 0.5])

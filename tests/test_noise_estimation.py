@@ -91,6 +91,14 @@ def test_estimate_sigma_clipped_noise_is_graceful(rng):
         assert estimate_sigma(noisy) == pytest.approx(sigma, rel=0.1)
 
 
+def test_precomputed_texture_threshold_matches_its_formula():
+    from restorekit import noise_estimation as ne
+
+    computed = ne._texture_threshold_formula(ne._PATCH, ne._CONFIDENCE)
+    assert ne._texture_threshold(ne._PATCH, ne._CONFIDENCE) == pytest.approx(computed, rel=1e-9)
+    assert ne._texture_threshold(5, 0.99) == ne._texture_threshold_formula(5, 0.99) < computed
+
+
 def test_estimate_sigma_noise_free_and_errors():
     assert estimate_sigma(np.full((64, 64), 0.3)) == 0.0
     assert estimate_sigma(_synthetic()) < 0.5
