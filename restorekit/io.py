@@ -55,6 +55,7 @@ from PIL import Image, UnidentifiedImageError
 
 from restorekit.atomic import remove_stale_temps, temp_path
 from restorekit.errors import ImageReadError, ImageWriteError
+from restorekit.jpeg_quality import JpegQuality, quality_from_tables
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
@@ -159,6 +160,8 @@ class ImageMeta:
     the separated alpha channel (float32 HxW in [0, 1], same orientation as the pixels) or None.
     ``exif_orientation`` is the EXIF value found in the file; it is already applied to the pixels.
     ``source_mode`` is the decoder's mode (e.g. "P", "RGBA", "I;16", "RGB;16") for information.
+    ``jpeg_quality`` is, for a JPEG, the quality read from its quantization tables
+    (:mod:`restorekit.jpeg_quality`).
     """
 
     format: str
@@ -169,6 +172,7 @@ class ImageMeta:
     icc_profile: bytes | None = field(default=None, repr=False)
     exif_orientation: int = 1
     source_mode: str = ""
+    jpeg_quality: JpegQuality | None = None
 
     @property
     def channels(self) -> int:
@@ -248,6 +252,7 @@ class _Decoded:
     keep_icc: bool = True  # False when the pixels were converted away from the profile's space
     icc_profile: bytes | None = None
     orientation: int = 1
+    jpeg_quality: JpegQuality | None = None
 
 
 def read_image(
@@ -288,6 +293,7 @@ def read_image(
         icc_profile=dec.icc_profile,
         exif_orientation=dec.orientation,
         source_mode=dec.source_mode,
+        jpeg_quality=dec.jpeg_quality,
     )
     return pixels, meta
 
@@ -402,6 +408,8 @@ def _decode(p: Path, limit: int | None) -> tuple[_Decoded, str]:
         if dec.keep_icc:
             dec.icc_profile = _icc_of(im)
         dec.orientation = _exif_orientation(im)
+        if fmt == "JPEG":
+            dec.jpeg_quality = quality_from_tables(getattr(im, "quantization", None) or {})
         return dec, fmt
 
 

@@ -12,6 +12,7 @@ from restorekit.cli.batch import run_batch
 from restorekit.cli.files import plan_jobs
 from restorekit.cli.options import parse_options
 from restorekit.cli.state import get_state
+from restorekit.jpeg_quality import BLOCKING_QUALITY, JpegQuality
 from restorekit.train.distributed import dist_info, shard
 
 
@@ -21,6 +22,16 @@ def _is_network(method: str) -> bool:
     from restorekit.zoo import zoo_models
 
     return bool(zoo_models()) if method == "auto" else is_network(method)
+
+
+def _jpeg_remark(quality: JpegQuality | None, task: str) -> str:
+    """The quality of a JPEG input, and a hint when its blocking likely needs `--task jpeg`."""
+    if quality is None:
+        return ""
+    text = f" jpeg-quality={'' if quality.exact else '~'}{quality.quality}"
+    if task == "denoise" and quality.quality <= BLOCKING_QUALITY:
+        text += " (blocking likely: try --task jpeg)"
+    return text
 
 
 def _cuda_available() -> bool:
@@ -114,6 +125,7 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
             how += f" sigma={info.sigma:.2f}" + (" (estimated)" if info.sigma_estimated else "")
         if "note" in info.extra:
             how += f" ({info.extra['note']})"
+        how += _jpeg_remark(meta.jpeg_quality, task)
         return out, f"{how} {info.seconds:.2f}s"
 
     return run_batch(jobs, operation, state, overwrite=overwrite, skip_existing=skip_existing,

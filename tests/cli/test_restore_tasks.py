@@ -54,6 +54,25 @@ def test_sr_task_writes_an_upscaled_image(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "bicubic.png").size == (40, 32)
 
 
+def test_jpeg_input_reports_its_quality_and_the_deblocker_hint(tmp_path: Path) -> None:
+    """A JPEG's quality is read from its tables; a blocky one suggests --task jpeg."""
+    image = Image.fromarray(np.round(smooth() * 255).astype(np.uint8))
+    image.save(tmp_path / "low.jpg", quality=15)
+    image.save(tmp_path / "high.jpg", quality=90)
+    proc = run("restore", str(tmp_path / "low.jpg"), str(tmp_path / "high.jpg"),
+               "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    low, high = (next(line for line in proc.stderr.splitlines() if name in line)
+                 for name in ("low.jpg", "high.jpg"))
+    assert "jpeg-quality=15 (blocking likely: try --task jpeg)" in low
+    assert "jpeg-quality=90" in high and "try --task" not in high
+    proc = run("restore", str(tmp_path / "low.jpg"), "--task", "jpeg",
+               "-o", str(tmp_path / "deblocked.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "method=rk-unet-jpeg-gray jpeg-quality=15" in proc.stderr
+    assert "try --task" not in proc.stderr
+
+
 def test_inpaint_task_with_mask_file(tmp_path: Path) -> None:
     clean = smooth()
     holed = clean.copy()
