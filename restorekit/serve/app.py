@@ -239,7 +239,10 @@ def _add_api(app: FastAPI, state: ServerState, too_large: str) -> None:
                                     progress=on_tiles, estimated_sigma=noise if whole else None)
             ctx.report("encoding the result", 0.9)
             data = encode_like(out, meta, job_dir)
+            q = meta.jpeg_quality
             info.update(noise_sigma=None if noise is None else round(noise, 2),
+                        jpeg_quality=None if q is None else q.quality,
+                        jpeg_quality_exact=None if q is None else q.exact,
                         format=meta.format, filename=name,
                         bit_depth=8 if meta.format in ("JPEG", "BMP") else meta.bit_depth,
                         input_width=int(image.shape[1]), input_height=int(image.shape[0]))
@@ -265,6 +268,8 @@ def _add_api(app: FastAPI, state: ServerState, too_large: str) -> None:
             headers["X-Restorekit-Sigma"] = f"{info['sigma']:.3f}"
         if info.get("noise_sigma") is not None:
             headers["X-Restorekit-Noise-Sigma"] = f"{info['noise_sigma']:.3f}"
+        if info.get("jpeg_quality") is not None:
+            headers["X-Restorekit-Jpeg-Quality"] = str(info["jpeg_quality"])
         return Response(result.data, media_type=result.media_type, headers=headers)
 
     image_types = {t: {} for t in MEDIA_TYPE_BY_FORMAT.values()}

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from restorekit.io import read_image, write_image
+from restorekit.io import DEFAULT_JPEG_QUALITY, read_image, write_image
 from restorekit.metrics import psnr
 
 
@@ -89,6 +89,8 @@ def test_result_keeps_the_input_format_and_bit_depth(start_server, helpers, tmp_
     assert r.status_code == 200, r.text
     out, meta = decode(r.content, tmp_path, suffix)
     assert meta.format == read_image(src)[1].format and meta.bit_depth == depth
+    quality = str(DEFAULT_JPEG_QUALITY) if suffix == ".jpg" else None  # read from its tables
+    assert r.headers.get("x-restorekit-jpeg-quality") == quality
     assert out.shape == rgb.shape
 
 
@@ -227,6 +229,7 @@ def test_job_flow_with_progress_previews_and_download(start_server, noisy_pair) 
     assert status["state"] == "done", status
     assert status["progress"] == 1.0 and status["info"]["method"] == "nlm"
     assert 20 < status["info"]["noise_sigma"] < 30
+    assert status["info"]["jpeg_quality"] is None  # a PNG
     assert status["download_name"] == "noisy_restored.png"
     for which in ("input", "output"):
         preview = httpx.get(server.url + status["preview_urls"][which])

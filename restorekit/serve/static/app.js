@@ -241,6 +241,8 @@ function showResult(status) {
   const info = status.info;
   $("info-method").textContent = info.method;
   $("noise").textContent = info.noise_sigma == null ? "n/a" : info.noise_sigma.toFixed(2);
+  $("jpeg-quality").textContent = info.jpeg_quality == null ? "n/a (not a JPEG)"
+    : `${info.jpeg_quality_exact ? "" : "~"}${info.jpeg_quality}`;
   $("info-sigma").textContent = info.sigma == null ? "not used"
     : `${info.sigma.toFixed(2)}${info.sigma_estimated ? " (estimated)" : ""}`;
   $("info-time").textContent = `${info.seconds.toFixed(2)} s`;
