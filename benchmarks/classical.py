@@ -27,7 +27,6 @@ import importlib.util  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -36,7 +35,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine_info import cpu_model, default_data  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import command_line, cpu_model, default_data, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
 
 from restorekit.degrade import degrade  # noqa: E402
 from restorekit.evaluate.tables import format_table  # noqa: E402
@@ -116,7 +115,6 @@ def markdown(rows: list[dict[str, Any]], per_image: dict[tuple[str, int, str], f
     ssim_cols = ["method", *[f"SSIM {s}" for s in sigmas]]
     time_cols = ["method", *[f"s/img {s}" for s in sigmas]]
     shapes = sorted({f"{img.shape[0]}x{img.shape[1]}" for _, img in images})
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     lines = [
         "# Classical denoisers on Set12",
         "",
@@ -131,10 +129,8 @@ def markdown(rows: list[dict[str, Any]], per_image: dict[tuple[str, int, str], f
         "",
         f"- Command: `{command}`",
         f"- Machine: {machine()}",
-        f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; total "
-        f"{total / 60:.1f} min; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
-        f"{load[2]:.2f} (a shared machine: other jobs ran at the same time, so the seconds "
-        "are indicative)",
+        run_stamp(total, "a shared machine: other jobs ran at the same time, so the seconds "
+                  "are indicative"),
         f"- Data: {len(images)} Set12 images ({', '.join(shapes)}) from `{data}`",
         "",
         "## Mean PSNR (dB)",
@@ -197,9 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - start
     print()
     print(format_table(rows, "table", digits=3))
-    command = "python benchmarks/classical.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    text = markdown(rows, per_image, images, sigmas, command, total, folder)
+    text = markdown(rows, per_image, images, sigmas, command_line("classical.py", argv), total,
+                    folder)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"\nwrote {args.out}")

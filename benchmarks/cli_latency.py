@@ -23,10 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from machine_info import REPO  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import REPO, command_line, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
 from tiling_memory import machine  # noqa: E402
 
 OUT = REPO / "docs" / "benchmarks" / "cli_latency.md"
@@ -106,19 +105,14 @@ def main(argv: list[str] | None = None) -> int:
                     subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
                                     str(tree)], capture_output=True)
     total = time.perf_counter() - start
-    command = "python benchmarks/cli_latency.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    load = os.getloadavg()
     text = "\n".join([
         "# `restorekit restore` on one small photo: wall time of the whole command",
         "",
         __doc__.split("\n\n", 1)[1].split("Prints a table")[0].strip(),
         "",
-        f"- Command: `{command}`",
+        f"- Command: `{command_line('cli_latency.py', argv)}`",
         f"- Machine: {machine(os.cpu_count() or 1)}",
-        f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; total "
-        f"{total / 60:.1f} min; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
-        f"{load[2]:.2f}",
+        run_stamp(total),
         "",
         format_table(rows, "md", digits=2),
         "",

@@ -28,11 +28,10 @@ import statistics
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from machine_info import default_data  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import command_line, default_data, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
 from tiling_memory import machine, run_case  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,20 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     verdicts.append(f"- time per megapixel from {min(per_mp):.2f} to {max(per_mp):.2f} s across "
                     f"{big[0]['megapixels']:.0f}-{largest['megapixels']:.0f} MP (linear growth "
                     "means a constant s/MP)")
-    load = os.getloadavg()
-    command = "python benchmarks/denoise_speed.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     text = "\n".join([
         "# Denoising speed: the default gray denoiser vs DnCNN-17 vs BM3D",
         "",
         __doc__.split("\n\n", 1)[1].split("Prints tables")[0].strip(),
         "",
-        f"- Command: `{command}`",
+        f"- Command: `{command_line('denoise_speed.py', argv)}`",
         f"- Machine: {machine(args.threads)}",
-        f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; total "
-        f"{total / 60:.1f} min; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
-        f"{load[2]:.2f} (when other jobs share the machine, absolute seconds are inflated; the "
-        "ratios are measured side by side, image by image)",
+        run_stamp(total, "when other jobs share the machine, absolute seconds are inflated; "
+                  "the ratios are measured side by side, image by image"),
         "",
         "## Set12, sigma 25",
         "",

@@ -30,11 +30,10 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from machine_info import cpu_model  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import command_line, cpu_model, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "benchmarks" / "tiling_memory.md"
@@ -171,9 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     largest = max(rows, key=lambda r: r["megapixels"])
     ok = largest["peak RSS GB"] < LIMIT_GB
     per_mp = [r["s/MP"] for r in rows]
-    load = os.getloadavg()
-    command = "python benchmarks/tiling_memory.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     text = "\n".join([
         "# Tiled inference: peak memory and time",
         "",
@@ -197,12 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         "(4 bytes x 3 channels per pixel each) plus one tile's activations (`est. tile` is "
         "the estimate the budget used).",
         "",
-        f"- Command: `{command}`",
+        f"- Command: `{command_line('tiling_memory.py', argv)}`",
         f"- Machine: {machine(args.threads)}",
-        f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; total "
-        f"{total / 60:.1f} min; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
-        f"{load[2]:.2f} (a shared machine: other jobs ran at the same time, so the seconds "
-        "are indicative)",
+        run_stamp(total, "a shared machine: other jobs ran at the same time, so the seconds "
+                  "are indicative"),
         "",
         format_table(rows, "md", digits=2, columns=cols),
         "",
