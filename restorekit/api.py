@@ -135,6 +135,34 @@ def task_models(task: str) -> list[str]:
     return shipped + registered
 
 
+def check_fit(method: str, task: str, weights: str | None = None) -> None:
+    """Refuse a method that cannot do ``task``, or a network with no trained weights.
+
+    A shipped model does its own task only; a classical method the tasks it is registered for;
+    a registered network needs weights (``weights`` or ``ARCH@WEIGHTS``), and with them does
+    whatever they were trained for.
+    """
+    name, _, at_weights = method.partition("@")
+    weights = weights or at_weights or None
+    zoo = _zoo()
+    if zoo is not None and name in zoo.zoo_models():
+        if weights is not None:  # other weights for that model's architecture: theirs to say
+            return
+        own = zoo.zoo_models()[name].task
+        if own != task:
+            raise RestorekitError(f"{name} is a {own} model, not a {task} one (for {task}: "
+                                  f"{', '.join(task_models(task)) or 'none'})")
+        return
+    entry = get_entry(name)
+    if entry.kind == "network":
+        if weights is None:
+            raise RestorekitError(f"{name} has no shipped weights and would run untrained: "
+                                  f"give trained weights (--weights FILE or {name}@FILE)")
+    elif task not in entry.tasks:
+        raise RestorekitError(f"{name} cannot do {task} (it does {', '.join(entry.tasks)}); "
+                              f"for {task}: {', '.join(task_models(task)) or 'none'}")
+
+
 def make_restorer(method: str | Restorer | None = "auto", *, image_channels: int = 1,
                   weights: str | None = None, device: str | None = None, task: str = "denoise",
                   **options: Any) -> Restorer:
@@ -199,6 +227,9 @@ def _check_mask(mask: Any, image: np.ndarray) -> np.ndarray:
     m = m > (0.5 if m.dtype.kind == "f" else 0)
     if not m.any():
         raise RestorekitError("the mask marks no missing pixels (white/non-zero = missing)")
+    if m.all():
+        raise RestorekitError("the mask marks every pixel missing: there is nothing to fill "
+                              "the holes from")
     return m
 
 
@@ -246,6 +277,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
         key = (task, channels, name, weights, device)
         if cache is not None and key in cache:
             return cache[key]
+        if isinstance(name, str) and name not in ("", "auto"):
+            check_fit(name, task, weights)
         restorer = make_restorer(name, image_channels=channels, weights=weights,
                                  device=device, task=task, **options)
         if cache is not None:

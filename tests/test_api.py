@@ -75,9 +75,30 @@ def test_inpaint_fills_the_masked_region(gray_image: np.ndarray) -> None:
 def test_inpaint_with_a_network_keeps_known_pixels(gray_image: np.ndarray) -> None:
     mask = np.zeros(gray_image.shape, bool)
     mask[:8] = True
-    out, info = restore_task(gray_image, "inpaint", model="gaussian-filter", mask=mask)
+    fill = make_restorer("gaussian-filter")  # a Restorer object: the caller's own choice
+    out, info = restore_task(gray_image, "inpaint", model=fill, mask=mask)
     assert np.array_equal(out[~mask], gray_image[~mask])
     assert info.method == "gaussian-filter"
+    with pytest.raises(RestorekitError, match="every pixel missing"):
+        restore_task(gray_image, "inpaint", mask=np.ones(gray_image.shape, bool))
+
+
+def test_a_method_that_cannot_do_the_task_is_refused(gray_image: np.ndarray) -> None:
+    """Named methods must fit the task: no silent no-op, black hole or untrained network."""
+    mask = np.zeros(gray_image.shape, bool)
+    mask[:8] = True
+    with pytest.raises(RestorekitError, match="bm3d cannot do inpaint"):
+        restore_task(gray_image, "inpaint", model="bm3d", mask=mask)
+    with pytest.raises(RestorekitError, match="nlm cannot do jpeg"):
+        restore_task(gray_image, "jpeg", model="nlm")
+    with pytest.raises(RestorekitError, match="would run untrained"):
+        restore_task(gray_image, "denoise", model="dncnn")
+    import restorekit.zoo as zoo
+
+    sr = zoo.default_model("sr", 1, 2)
+    if sr is not None:
+        with pytest.raises(RestorekitError, match=f"{sr} is a sr model, not a denoise one"):
+            restore_task(gray_image, "denoise", model=sr)
 
 
 def test_unknown_task_and_methods_fail_clearly(gray_image: np.ndarray, tmp_path: Path) -> None:

@@ -58,10 +58,14 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
         try:
             image, meta = read_image(job.source, **(read_options or {}))
             out, status = operation(image, meta, job.source)
-            job.target.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(job.target.parent)
             write_image(job.target, out, meta, overwrite=overwrite)
         except RestorekitError as exc:
             result.failures.append((job.source, str(exc)))
+            continue
+        except MemoryError:
+            result.failures.append((job.source, "not enough memory (try a smaller --tile, or "
+                                                "smaller method options)"))
             continue
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             if state.debug:
@@ -74,13 +78,26 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
     return result
 
 
+def _make_folder(folder: Path) -> None:
+    """Create an output folder (and its parents), or fail with one clear line."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RestorekitError(f"cannot create the output folder {folder}: a file of that name "
+                              "(or of a parent's name) exists") from None
+    except OSError as exc:
+        raise RestorekitError(f"cannot create the output folder {folder}: "
+                              f"{exc.strerror or exc}") from None
+
+
 def _summarise(result: BatchResult, total: int, verb: str, state: CliState) -> None:
     err = click.get_text_stream("stderr")
     if result.failures and total == 1:  # one input: one line, as for any other bad input
         path, reason = result.failures[0]
         click.echo(f"restorekit: error: {path}: {reason}", file=err)
     elif result.failures:
-        click.echo(f"restorekit: {verb} {result.done} of {total} files; "
+        skipped = f", {result.skipped} skipped (exist)" if result.skipped else ""
+        click.echo(f"restorekit: {verb} {result.done} of {total} files{skipped}; "
                    f"{len(result.failures)} failed:", file=err)
         for path, reason in result.failures:
             click.echo(f"  {path}: {reason}", file=err)

@@ -3,12 +3,15 @@
 Rules: a single input file with ``-o name.ext`` writes exactly there; otherwise ``-o`` is a
 folder (created) and outputs keep their input names (relative layout kept for folder inputs);
 with no ``-o`` the output sits beside its input as ``NAME_<suffix>.ext``. An output that would
-replace one of the inputs is refused, whatever ``--overwrite`` says.
+replace one of the inputs is refused, whatever ``--overwrite`` says, and so is a second input
+whose output would land on the first one's (same name from two folders). An ``-o`` with a
+suffix we cannot write (``.webp``) is an error, not a folder, unless it ends with ``/``.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +65,11 @@ def plan_jobs(inputs: list[str], output: str | None, *, suffix: str, recursive: 
     if not pairs:
         raise RestorekitError("no input files given")
     out = Path(output) if output else None
+    if (out is not None and out.suffix and out.suffix.lower() not in IMAGE_SUFFIXES
+            and not out.is_dir() and not output.endswith(("/", os.sep))):
+        raise RestorekitError(
+            f"-o {out}: {out.suffix!r} is not an image suffix we write (use one of "
+            f"{', '.join(sorted(IMAGE_SUFFIXES))}; for a folder of that name, end it with /)")
     single_file_target = (out is not None and len(pairs) == 1 and not out.is_dir()
                           and out.suffix.lower() in IMAGE_SUFFIXES)
     if out is not None and not single_file_target and out.suffix.lower() in IMAGE_SUFFIXES \
@@ -70,6 +78,7 @@ def plan_jobs(inputs: list[str], output: str | None, *, suffix: str, recursive: 
                               "give a folder")
     sources = {src.resolve() for src, _ in pairs}
     jobs = []
+    claimed: dict[Path, Path] = {}  # output -> the input it belongs to
     for src, rel in pairs:
         if single_file_target:
             target = out
@@ -80,8 +89,13 @@ def plan_jobs(inputs: list[str], output: str | None, *, suffix: str, recursive: 
         if output_ext and not single_file_target:
             target = target.with_suffix(output_ext)
         assert target is not None
-        if target.resolve() in sources:
+        key = target.resolve()
+        if key in sources:
             jobs.append(Job(src, None, f"output {target} would overwrite an input"))
+        elif key in claimed:
+            jobs.append(Job(src, None, f"output {target} is already the output of "
+                                       f"{claimed[key]} (same name; give separate -o folders)"))
         else:
+            claimed[key] = src
             jobs.append(Job(src, target))
     return jobs

@@ -56,7 +56,7 @@ def _cuda_available() -> bool:
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False),
               help="Mask image for --task inpaint: white/non-zero pixels are missing.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a network method.")
-@click.option("--sigma", type=click.FloatRange(min=0), help="Noise level (0-255 scale); "
+@click.option("--sigma", type=click.FloatRange(min=0, max=255), help="Noise level (0-255 scale); "
               "estimated from each image when omitted.")
 @click.option("--tile", type=click.IntRange(min=0), help="Tile size for networks (0 = never tile;"
               " default: by memory budget).")
@@ -83,13 +83,16 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
     With no option, each image goes through the shipped denoiser for its colour mode and the
     estimated noise level is printed.
     """
-    from restorekit.api import check_method, restore_task
+    from restorekit.api import check_fit, check_method, restore_task
     from restorekit.io import default_max_pixels
 
     state = get_state()
     read_options = {"max_pixels": default_max_pixels() if max_pixels is None else max_pixels}
-    if not (task == "sr" and method == "bicubic"):  # bicubic: SR by interpolation alone
-        check_method(method)  # an unknown name fails once, before any file is read
+    # An unknown name, or one that cannot do the task, fails once, before any file is read.
+    if (task, method) not in (("sr", "bicubic"), ("inpaint", "biharmonic")):
+        check_method(method)
+        if method != "auto":
+            check_fit(method, task, weights)
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
     mask = None

@@ -129,8 +129,40 @@ def test_unwritable_output_one_line_no_partial(tmp_path: Path) -> None:
     blocker.write_text("x")
     proc = run("restore", str(src), "-o", str(blocker / "out.png"), "--method", "median")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert str(src) in proc.stderr
+    assert str(src) in proc.stderr and "cannot create the output folder" in proc.stderr
+    assert "internal error" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "n.png"]
+
+
+def test_output_names_that_cannot_work_are_refused(tmp_path: Path) -> None:
+    """A suffix we cannot write is not silently a folder; same-name inputs do not collide."""
+    src = tmp_path / "n.png"
+    noisy_png(src)
+    line = one_error_line(run("restore", str(src), "-o", str(tmp_path / "x.webp"),
+                              "--method", "median"))
+    assert "'.webp' is not an image suffix" in line and not (tmp_path / "x.webp").exists()
+    proc = run("restore", str(src), "-o", str(tmp_path / "x.webp") + "/", "--method", "median")
+    assert proc.returncode == 0 and (tmp_path / "x.webp" / "n.png").is_file(), proc.stderr
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        noisy_png(tmp_path / folder / "same.png", seed=len(folder))
+    proc = run("restore", str(tmp_path / "a" / "same.png"), str(tmp_path / "b" / "same.png"),
+               "-o", str(tmp_path / "out"), "--method", "median", "--overwrite")
+    assert proc.returncode == 1
+    assert "restored 1 of 2 files; 1 failed" in proc.stderr
+    assert f"is already the output of {tmp_path / 'a' / 'same.png'}" in proc.stderr
+
+
+def test_method_must_fit_the_task_and_sigma_its_scale(tmp_path: Path) -> None:
+    src = tmp_path / "n.png"
+    noisy_png(src)
+    line = one_error_line(run("restore", str(src), "--task", "jpeg", "--method", "nlm"))
+    assert "nlm cannot do jpeg" in line
+    line = one_error_line(run("restore", str(src), "--method", "dncnn"))
+    assert "would run untrained" in line
+    line = one_error_line(run("restore", str(src), "--sigma", "300"))
+    assert "--sigma" in line and "0<=x<=255" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.png"]
 
 
 def test_missing_optional_package_gives_install_hint(tmp_path: Path) -> None:
