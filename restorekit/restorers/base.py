@@ -182,10 +182,10 @@ def load_restorer(name: str, *, weights: str | None = None, device: str | None =
     if entry.kind == "classical":
         if weights is not None:
             raise RestorekitError(f"{name!r} is a classical method; weights apply to networks")
-        try:
-            return entry.factory(**config)
-        except TypeError as exc:
-            raise RestorekitError(f"bad option for {name!r}: {exc}") from None
+        from restorekit.restorers.options import check_options
+
+        check_options(name, entry.factory, config)
+        return entry.factory(**config)
     from restorekit.restorers.network import NetworkRestorer
 
     return NetworkRestorer.from_registry(name, weights=weights, device=device, **config)

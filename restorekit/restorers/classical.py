@@ -21,6 +21,7 @@ import numpy as np
 
 from restorekit.errors import MissingDependencyError, RestorekitError
 from restorekit.restorers.base import Restorer, as_input_image, register_restorer
+from restorekit.restorers.options import require_at_least
 
 __all__ = [
     "BM3D",
@@ -288,6 +289,7 @@ class NonLocalMeans(_Classical):
 
     def __init__(self, *, h: float | None = None, patch_size: int | None = None,
                  patch_distance: int = 6, fast_mode: bool = True) -> None:
+        require_at_least("nlm", patch_size=(patch_size, 1), patch_distance=(patch_distance, 1))
         self.h = h
         self.patch_size = patch_size
         self.patch_distance = patch_distance

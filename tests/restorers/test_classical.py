@@ -179,3 +179,26 @@ def test_tiny_images(name: str) -> None:
             warnings.simplefilter("ignore", UserWarning)  # pywt: level too high for the size
             out = r.restore(img, sigma=20)
         assert out.shape == img.shape and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name,options,message", [
+    ("nlm", {"patch_size": -3}, "patch_size must be a finite number >= 0"),  # corrupted memory
+    ("nlm", {"patch_size": 0}, "patch_size must be >= 1"),
+    ("nlm", {"patch_size": "abc"}, "patch_size must be an integer or none, got 'abc'"),
+    ("nlm", {"fast_mode": 1}, "fast_mode must be true or false"),
+    ("nlm", {"foo": 1}, "nlm has no option 'foo' (its options: fast_mode, h,"),
+    ("tv", {"weight": float("nan")}, "weight must be a finite number >= 0"),
+    ("median", {"mode": 3}, "mode must be a text"),
+])
+def test_bad_options_are_refused_before_the_filter_runs(name: str, options: dict,
+                                                        message: str) -> None:
+    with pytest.raises(RestorekitError) as info:
+        load_restorer(name, **options)
+    assert message in str(info.value)
+
+
+def test_good_options_pass_with_ints_for_floats() -> None:
+    nlm = load_restorer("nlm", h=0, patch_size=3, patch_distance=2, fast_mode=False)
+    assert (nlm.h, nlm.patch_size, nlm.patch_distance, nlm.fast_mode) == (0, 3, 2, False)
+    assert load_restorer("gaussian-filter", width=1).width == 1  # an int where a float is hinted
+    assert load_restorer("wavelet", wavelet=None).wavelet is None
