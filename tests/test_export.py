@@ -130,6 +130,24 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "x.tflite").exists()
 
 
+def test_a_net_with_a_noise_level_input_exports_it_as_sigma(tmp_path: Path) -> None:
+    """rk-unet's blind fallback (a median) has no ONNX operator: sigma is a second input."""
+    torch.manual_seed(0)
+    net = build_net("rk-unet", channels=(8, 16, 32), num_blocks=1, noise_map=True).eval()
+    onnx_path = export_quiet(net, tmp_path / "unet.onnx", "onnx")
+    script = torch.jit.load(str(export_quiet(net, tmp_path / "unet.pt", "torchscript")))
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["image", "sigma"]
+    x = rand(1, 37, 53, n=2)
+    for sigma in (torch.tensor([0.1, 0.02]), torch.tensor([0.05])):  # per image, or one
+        with torch.no_grad():
+            ref = net(x, sigma).numpy()
+            assert_close(script(x, sigma).numpy(), ref)
+        assert_close(sess.run(None, {"image": x.numpy(), "sigma": sigma.numpy()})[0], ref)
+    with torch.no_grad():  # and sigma matters: a wrong one gives another image
+        assert np.abs(net(x, torch.tensor([0.2])).numpy() - ref).max() > 1e-3
+
+
 CNN_LSTM = {"hidden_size": 16, "num_layers": 2, "thought_dim": 8}
 
 
@@ -190,3 +208,20 @@ def test_cli_export_torchscript(weights: Path, tmp_path: Path) -> None:
     x = rand(1, 64, 64)
     with torch.no_grad():
         assert_close(torch.jit.load(str(out))(x).numpy(), torch_out(net.eval(), x))
+
+
+def test_cli_exports_a_shipped_model_by_name_into_a_new_folder(tmp_path: Path) -> None:
+    from restorekit.zoo import load_zoo_restorer, zoo_models
+
+    if "rk-unet-gray-blind" not in zoo_models():
+        pytest.skip("rk-unet-gray-blind is not shipped in this install")
+    out = tmp_path / "new" / "gray.onnx"
+    proc = cli("-q", "export", "rk-unet-gray-blind", "--format", "onnx", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout.startswith("exported rk-unet-gray-blind")
+    net = load_zoo_restorer("rk-unet-gray-blind", device="cpu").net.eval()
+    x, sigma = rand(1, 40, 56), torch.tensor([0.1])
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        assert_close(sess.run(None, {"image": x.numpy(), "sigma": sigma.numpy()})[0],
+                     net(x, sigma).numpy())

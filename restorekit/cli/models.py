@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from restorekit.cli.options import parse_options
+from restorekit.errors import RestorekitError
 from restorekit.evaluate.tables import format_table
 
 
@@ -61,21 +62,29 @@ def models_command(as_json: bool, kind: str | None) -> None:
 @click.option("--overwrite", is_flag=True)
 def export_command(name: str, weights: str | None, fmt: str, output: str,
                    options: tuple[str, ...], size: int, overwrite: bool) -> None:
-    """Export network NAME (with optional --weights) to ONNX or TorchScript."""
+    """Export network NAME (with optional --weights), or a shipped model, to ONNX or
+    TorchScript. Nets with a noise-level input get a second input, sigma (0-1 scale)."""
     from pathlib import Path
 
     from restorekit.errors import ImageWriteError
     from restorekit.export import export_module
     from restorekit.restorers.base import build_net
     from restorekit.weights import load_weights, read_card
+    from restorekit.zoo import load_zoo_restorer, zoo_models
 
     if Path(output).exists() and not overwrite:
         raise ImageWriteError(f"output {output} exists (use --overwrite)")
     config = parse_options(options)
-    card = read_card(weights) if weights else None
-    module = build_net(name, **{**(card or {}).get("config", {}), **config})
-    if weights:
-        load_weights(module, weights, sha256=(card or {}).get("sha256"))
+    if weights is None and name in zoo_models():
+        if config:
+            raise RestorekitError(f"{name} is a shipped model: its architecture is fixed "
+                                  "(--set applies to a network name)")
+        module = load_zoo_restorer(name, device="cpu").net
+    else:
+        card = read_card(weights) if weights else None
+        module = build_net(name, **{**(card or {}).get("config", {}), **config})
+        if weights:
+            load_weights(module, weights, sha256=(card or {}).get("sha256"))
     path = export_module(module, output, fmt, channels=module.in_channels, size=size)
     click.echo(f"exported {name} to {path} ({fmt})")
 
