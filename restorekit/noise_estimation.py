@@ -73,6 +73,7 @@ _CONFIDENCE = 1.0 - 1e-6  # texture threshold: this quantile of a flat noisy pat
 _ITERATIONS = 3  # Liu et al.'s default: one estimate on all patches + two refinements
 _MIN_PATCHES_PER_DIM = 10  # never trust a covariance from fewer than 10 * d patches
 _CHUNK_ROWS = 16  # rows of patch positions per block when forming patch matrices
+_BAND_ROWS = 256  # rows of patch positions per band held in float64 (a multiple of 2 * _CHUNK_ROWS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,15 +90,22 @@ def _as_float(image: np.ndarray) -> np.ndarray:
         return image.astype(np.float64) / float(np.iinfo(image.dtype).max)
     if not np.issubdtype(image.dtype, np.floating):
         raise InvalidImageError(f"expected a numeric image, got dtype {image.dtype}")
-    image = image.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(image)):
-        raise InvalidImageError("image contains NaN or infinite values")
-    if image.size and np.max(np.abs(image)) > 4.0:
-        raise InvalidImageError(
-            "image values go far outside [0, 1] (max |value| "
-            f"{np.max(np.abs(image)):.4g}); pass float images in [0, 1], e.g. image / 255"
-        )
-    return image
+    _check_floats(image)
+    return image.astype(np.float64, copy=False)
+
+
+def _check_floats(image: np.ndarray, rows: int = 1024) -> None:
+    """Refuse NaN/infinite values and 0-255 floats (a unit mistake), a band of rows at a time."""
+    peak = 0.0
+    for r in range(0, len(image), rows):
+        band = image[r:r + rows]
+        if not np.isfinite(band).all():
+            raise InvalidImageError("image contains NaN or infinite values")
+        if band.size:
+            peak = max(peak, float(np.abs(band).max()))
+    if peak > 4.0:
+        raise InvalidImageError(f"image values go far outside [0, 1] (max |value| {peak:.4g}); "
+                                "pass float images in [0, 1], e.g. image / 255")
 
 
 def _channels(image: np.ndarray) -> list[np.ndarray]:
@@ -111,6 +119,27 @@ def _channels(image: np.ndarray) -> list[np.ndarray]:
     if c in (2, 4):
         c -= 1
     return [np.ascontiguousarray(image[..., k]) for k in range(c)]
+
+
+def _raw_channels(image: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """Views of the colour channels in the image's own dtype, and the factor to [0, 1] units:
+    :func:`_channels` without converting the whole image to float64 first."""
+    a = np.asarray(image)
+    if a.dtype == np.bool_:
+        scale = 1.0
+    elif np.issubdtype(a.dtype, np.integer):
+        scale = 1.0 / float(np.iinfo(a.dtype).max)
+    elif np.issubdtype(a.dtype, np.floating):
+        scale = 1.0
+        _check_floats(a)
+    else:
+        raise InvalidImageError(f"expected a numeric image, got dtype {a.dtype}")
+    if a.ndim == 2:
+        return [a], scale
+    if a.ndim != 3:
+        raise InvalidImageError(f"expected an HxW or HxWxC image, got shape {a.shape}")
+    c = a.shape[2] - (1 if a.shape[2] in (2, 4) else 0)  # alpha dropped
+    return [a[..., k] for k in range(c)], scale
 
 
 def _check_size(ch: np.ndarray, p: int) -> None:
@@ -225,14 +254,8 @@ def _patch_blocks(ch: np.ndarray, p: int, mask: np.ndarray, step: int = 1):
         yield block
 
 
-def _patch_covariance(
-    ch: np.ndarray, p: int, mask: np.ndarray, step: int = 1
-) -> tuple[np.ndarray, int]:
-    """Covariance (d x d, population) of the selected patches and their number."""
-    d = p * p
-    acc = np.zeros((d + 1, d + 1))
-    for block in _patch_blocks(ch, p, mask, step):
-        acc += block @ block.T
+def _covariance_of(acc: np.ndarray, d: int) -> tuple[np.ndarray, int]:
+    """Covariance and count from the accumulated ``B @ B.T`` of :func:`_patch_blocks`."""
     n = int(round(acc[d, d]))
     if n == 0:
         return acc[:d, :d], 0
@@ -248,25 +271,52 @@ def _min_eig_variance(cov: np.ndarray, n: int) -> float:
     return max(lam, 0.0) / (1.0 - math.sqrt(d / n)) ** 2
 
 
-def _weak_texture_variance(ch: np.ndarray, p: int = _PATCH, iterations: int = _ITERATIONS) -> float:
-    """Liu et al. 2013 on one channel: the noise variance in [0, 1] units."""
+def _weak_texture_variance(ch: np.ndarray, p: int = _PATCH, iterations: int = _ITERATIONS,
+                           scale: float = 1.0) -> float:
+    """Liu et al. 2013 on one channel: the noise variance in [0, 1] units (``ch * scale``).
+
+    Works through bands of ``_BAND_ROWS`` rows of patch positions, each converted to float64
+    only while it is used, so memory stays O(band x width) for any image height (an 81 MP
+    image took 4 GB done whole); the sums are the same as over the whole image.
+    """
     _check_size(ch, p)
     d = p * p
     n_min = _MIN_PATCHES_PER_DIM * d
     tau0 = _texture_threshold(p, _CONFIDENCE)
-    strength = _texture_strength(ch, p)
-    usable = _unclipped(ch, p)
-    if usable.sum() < n_min:  # nearly all saturated: use everything, accept the bias
-        usable = np.ones_like(usable)
+    rows = ch.shape[0] - p + 1
+    bands = [(r0, min(rows, r0 + _BAND_ROWS)) for r0 in range(0, rows, _BAND_ROWS)]
+
+    def pixels(r0: int, r1: int) -> np.ndarray:
+        return np.asarray(ch[r0:r1 + p - 1], dtype=np.float64) * scale
+
+    usable = half = 0
+    for r0, r1 in bands:
+        ok = _unclipped(pixels(r0, r1), p)
+        usable, half = usable + int(ok.sum()), half + int(ok[::2, ::2].sum())
+    use_all = usable < n_min  # nearly all saturated: use everything, accept the bias
+    if use_all:
+        half = sum(len(range(r0, r1, 2)) for r0, r1 in bands) * len(range(0, ch.shape[1] - p + 1,
+                                                                           2))
+
+    def covariance(threshold: float | None, step: int) -> tuple[np.ndarray, int]:
+        acc = np.zeros((d + 1, d + 1))
+        for r0, r1 in bands:
+            sub = pixels(r0, r1)
+            sel = (np.ones((r1 - r0, ch.shape[1] - p + 1), dtype=bool) if use_all
+                   else _unclipped(sub, p))
+            if threshold is not None:
+                sel &= _texture_strength(sub, p) < threshold
+            for block in _patch_blocks(sub, p, sel, step):
+                acc += block @ block.T
+        return _covariance_of(acc, d)
+
     # The first estimate only sets the texture threshold: every other patch position is enough.
-    step = 2 if usable[::2, ::2].sum() >= n_min else 1
-    cov, n = _patch_covariance(ch, p, usable, step)
+    cov, n = covariance(None, 2 if half >= n_min else 1)
     var = _min_eig_variance(cov, n)
     for _ in range(1, iterations):
-        sel = usable & (strength < var * tau0)
-        if sel.sum() < n_min:
+        cov, n = covariance(var * tau0, 1)
+        if n < n_min:
             break
-        cov, n = _patch_covariance(ch, p, sel)
         var = _min_eig_variance(cov, n)
     return var
 
@@ -283,8 +333,10 @@ def estimate_sigma_per_channel(image: np.ndarray) -> list[float]:
     ~32x32 pixels, e.g. MNIST digits) fall back to Donoho's MAD rule on the finest diagonal Haar
     band, which is rougher but never refuses an image of at least 2x2 pixels.
     """
-    return [255.0 * math.sqrt(_small_image_variance(ch) if _too_small(ch, _PATCH)
-                              else _weak_texture_variance(ch)) for ch in _channels(image)]
+    channels, scale = _raw_channels(image)
+    return [255.0 * math.sqrt(_small_image_variance(np.asarray(ch, np.float64) * scale)
+                              if _too_small(ch, _PATCH) else
+                              _weak_texture_variance(ch, scale=scale)) for ch in channels]
 
 
 def _too_small(ch: np.ndarray, p: int) -> bool:

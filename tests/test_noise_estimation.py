@@ -210,3 +210,19 @@ def test_tiny_images_fall_back_to_mad_estimate() -> None:
     rng = np.random.default_rng(3)
     errors = [abs(est(clean + rng.normal(0, 25 / 255, clean.shape)) - 25) / 25 for _ in range(20)]
     assert np.mean(errors) < 0.2
+
+
+def test_banded_estimate_equals_the_whole_image_one(rng, monkeypatch):
+    """Bands of patch rows bound the memory; the estimate must not depend on them."""
+    from restorekit import noise_estimation as ne
+
+    tall = np.tile(_synthetic(), (3, 1))[:700]  # 700 rows: bands 0-255, 256-511, 512-693
+    noisy = tall + rng.standard_normal(tall.shape) * 15 / 255
+    noisy[:40] = 1.0  # a saturated strip: clipped patches are skipped band by band too
+    as_u16 = (np.clip(noisy, 0, 1) * 65535).round().astype(np.uint16)
+    images = [noisy, as_u16, np.stack([noisy] * 3, -1)]
+    banded = [estimate_sigma(x) for x in images]
+    monkeypatch.setattr(ne, "_BAND_ROWS", 10**6)
+    whole = [estimate_sigma(x) for x in images]
+    assert banded == pytest.approx(whole, rel=1e-9)
+    assert banded[0] == pytest.approx(15, rel=0.1)
