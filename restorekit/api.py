@@ -266,6 +266,10 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
 
     _check_task(task)
     image = to_float32(np.asarray(image), clip=False)  # unclipped noise stays informative
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
+        raise RestorekitError(
+            f"expected an HxW or HxWxC image with C = 1 or 3, got shape {image.shape} (a "
+            "channel-first array needs np.moveaxis(a, 0, -1); keep an alpha channel aside)")
     if not np.isfinite(image).all():
         raise RestorekitError("the image has NaN or infinite values")
     channels = _image_channels(image)

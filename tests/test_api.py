@@ -257,3 +257,10 @@ def test_non_finite_images_are_refused(gray_image: np.ndarray, bad: float) -> No
     x[3, 4] = bad
     with pytest.raises(RestorekitError, match="NaN or infinite"):
         restore_task(x, model="gaussian-filter", sigma=10)
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 24), (24, 24, 4), (24, 24, 2), (2, 24, 24, 3)])
+def test_arrays_that_are_not_images_are_refused(shape: tuple[int, ...]) -> None:
+    """A channel-first or RGBA array would be restored as a wrong image: one clear error."""
+    with pytest.raises(RestorekitError, match="C = 1 or 3"):
+        restorekit.restore(np.full(shape, 0.5, np.float32), "median")

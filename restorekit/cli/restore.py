@@ -95,6 +95,10 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
             check_fit(method, task, weights)
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
+    if scale is not None and task != "sr":
+        raise click.UsageError("--scale applies to --task sr")
+    if overwrite and skip_existing:
+        raise click.UsageError("--overwrite and --skip-existing contradict each other; give one")
     mask = None
     if mask_path is not None:
         if task != "inpaint":
