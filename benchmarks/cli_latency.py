@@ -31,9 +31,11 @@ from tiling_memory import machine  # noqa: E402
 OUT = REPO / "docs" / "benchmarks" / "cli_latency.md"
 
 
-def _seconds(cmd: list[str], env: dict[str, str]) -> float:
+def _seconds(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Wall time of ``cmd``; run from ``cwd``, since ``python -m`` imports from the current
+    folder before ``PYTHONPATH`` (from the repository, every checkout would be this one)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd)
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -79,10 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             trees[args.compare] = _checkout(args.compare, tmp)
         try:
             envs = {name: {**base_env, "PYTHONPATH": str(tree)} for name, tree in trees.items()}
-            floor = statistics.median(_seconds([sys.executable, "-c", "import torch"], base_env)
-                                      for _ in range(args.runs))
+            floor = statistics.median(
+                _seconds([sys.executable, "-c", "import torch"], base_env, tmp)
+                for _ in range(args.runs))
             for env in envs.values():  # untimed: compiles a fresh checkout's bytecode
-                _seconds([sys.executable, "-m", "restorekit", "models"], env)
+                _seconds([sys.executable, "-m", "restorekit", "models"], env, tmp)
             rows = []
             for i, (w, h) in enumerate(sizes):
                 src = tmp / f"photo{w}x{h}.png"
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     for name, env in envs.items():
                         cmd = [sys.executable, "-m", "restorekit", "-q", "restore", str(src),
                                "-o", str(tmp / f"out-{w}x{h}.png"), "--overwrite"]
-                        times[name].append(_seconds(cmd, env))
+                        times[name].append(_seconds(cmd, env, tmp))
                 for name, ts in times.items():
                     row[f"{name} s"] = statistics.median(ts)
                 row["import torch s"] = floor
