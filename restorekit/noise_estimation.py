@@ -289,14 +289,15 @@ def _weak_texture_variance(ch: np.ndarray, p: int = _PATCH, iterations: int = _I
     def pixels(r0: int, r1: int) -> np.ndarray:
         return np.asarray(ch[r0:r1 + p - 1], dtype=np.float64) * scale
 
-    usable = half = 0
+    usable = half = half_all = 0  # usable positions; of them, and of all, every other one
     for r0, r1 in bands:
         ok = _unclipped(pixels(r0, r1), p)
-        usable, half = usable + int(ok.sum()), half + int(ok[::2, ::2].sum())
+        usable += int(ok.sum())
+        half += int(ok[::2, ::2].sum())
+        half_all += ok[::2, ::2].size
     use_all = usable < n_min  # nearly all saturated: use everything, accept the bias
     if use_all:
-        half = sum(len(range(r0, r1, 2)) for r0, r1 in bands) * len(range(0, ch.shape[1] - p + 1,
-                                                                           2))
+        half = half_all
 
     def covariance(threshold: float | None, step: int) -> tuple[np.ndarray, int]:
         acc = np.zeros((d + 1, d + 1))
