@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine_info import REPO, cpu_model, default_data  # benchmarks/ is on sys.path
+from machine_info import REPO, cpu_model, default_data, write_report  # benchmarks/ is on sys.path
 from zoo_quality import CACHE, Case
 
 from restorekit.restorers.base import Restorer
@@ -124,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "method told the true sigma; PSNR/SSIM on RGB, no border crop.",
         "- Result, the hybrid: " + ("; ".join(verdicts) or "n/a") + ".", "",
         table, ""])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    write_report(args.out, text)
     return 0
 
 

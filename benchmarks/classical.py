@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine_info import command_line, cpu_model, default_data, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import command_line, cpu_model, default_data, run_stamp, write_report  # noqa: E402  (benchmarks/ is on sys.path)
 
 from restorekit.degrade import degrade  # noqa: E402
 from restorekit.evaluate.tables import format_table  # noqa: E402
@@ -195,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, "table", digits=3))
     text = markdown(rows, per_image, images, sigmas, command_line("classical.py", argv), total,
                     folder)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"\nwrote {args.out}")
+    write_report(args.out, text)
     return 0
 
 

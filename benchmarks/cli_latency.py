@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine_info import REPO, command_line, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import REPO, command_line, run_stamp, write_report  # noqa: E402  (benchmarks/ is on sys.path)
 from tiling_memory import machine  # noqa: E402
 
 OUT = REPO / "docs" / "benchmarks" / "cli_latency.md"
@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         format_table(rows, "md", digits=2),
         "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    write_report(args.out, text)
     return 0
 
 

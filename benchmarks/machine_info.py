@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO))
 
 from restorekit.reproduce.report import cpu_model  # noqa: E402
 
-__all__ = ["REPO", "command_line", "cpu_model", "default_data", "run_stamp"]
+__all__ = ["REPO", "command_line", "cpu_model", "default_data", "run_stamp", "write_report"]
 
 
 def default_data() -> Path:
@@ -34,3 +34,12 @@ def run_stamp(total_seconds: float, remark: str = "") -> str:
     return (f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; total "
             f"{total_seconds / 60:.1f} min; load average at the end {load[0]:.2f} / "
             f"{load[1]:.2f} / {load[2]:.2f}" + (f" ({remark})" if remark else ""))
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write a report atomically (its folder created) and say where."""
+    from restorekit.atomic import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    print(f"wrote {path}")

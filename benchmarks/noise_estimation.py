@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine_info import cpu_model  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import cpu_model, write_report  # noqa: E402  (benchmarks/ is on sys.path)
 
 from restorekit.evaluate.tables import format_table  # noqa: E402
 from restorekit.io import read_image  # noqa: E402
@@ -319,9 +319,7 @@ texture and by the images' own noise (most visible at the lowest level, sd about
 
 {format_table(synth_rows, "md", digits=3)}
 """
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"\nwrote {args.out}")
+    write_report(args.out, text)
     return 0
 
 

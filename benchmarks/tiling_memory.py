@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine_info import command_line, cpu_model, run_stamp  # noqa: E402  (benchmarks/ is on sys.path)
+from machine_info import command_line, cpu_model, run_stamp, write_report  # noqa: E402  (benchmarks/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "benchmarks" / "tiling_memory.md"
@@ -209,9 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "in `work x` (the load from other jobs on this shared machine adds noise).",
         "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"\nwrote {args.out}")
+    write_report(args.out, text)
     return 0 if ok else 1
 
 

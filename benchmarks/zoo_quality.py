@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from machine_info import REPO, cpu_model, default_data  # noqa: E402
+from machine_info import REPO, cpu_model, default_data, write_report  # noqa: E402
 
 OUT = REPO / "docs" / "benchmarks" / "zoo_quality.md"
 CACHE = OUT.with_suffix(".json")
@@ -203,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         format_table(rows, "md", digits=2),
         "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    write_report(args.out, text)
     return 0
 
 
