@@ -24,7 +24,8 @@ Rules a caller must know:
 * **EXIF orientation** is applied on reading (the array is upright) and EXIF is not written back,
   so outputs are never rotated twice. An ICC profile is carried through (PNG, JPEG, TIFF) when
   its colour space (gray/RGB) matches the output.
-* **JPEG** is written at quality 95 (the source quality is unknown), 4:4:4 chroma.
+* **JPEG** is written at quality 95 and 4:4:4 chroma unless asked otherwise (``quality``,
+  ``subsampling``); ``restorekit degrade`` keeps the quality of a spec that ends in ``jpeg``.
 * **Writes are atomic**: a temporary file in the target folder, fsync, then rename; on failure
   nothing is left behind, and an existing file is only replaced with ``overwrite=True``.
 * **Pixel limit** (decompression bombs, memory): images above ``max_pixels`` pixels are refused
@@ -82,6 +83,8 @@ MAX_PIXELS_ENV = "RESTOREKIT_MAX_PIXELS"
 
 DEFAULT_JPEG_QUALITY = 95
 """JPEG quality used when writing, since the quality of a source JPEG is unknown."""
+
+_JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's codes
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 """Lower-case file suffixes this module reads and writes."""
@@ -602,12 +605,14 @@ def write_image(
     bit_depth: int | None = None,
     overwrite: bool = False,
     quality: int | None = None,
+    subsampling: str = "4:4:4",
 ) -> Path:
     """Write a [0, 1] image (HxW, HxWx1 or HxWx3) atomically; the format comes from the suffix.
 
     Values are clipped to [0, 1] and rounded to the bit depth (``bit_depth``, else
     ``meta.bit_depth``, else 8). ``meta`` also supplies the alpha and ICC profile to re-attach.
-    ``quality`` is the JPEG quality (default 95). Returns the path written.
+    ``quality`` is the JPEG quality (default 95) and ``subsampling`` its colour chroma
+    subsampling (``4:4:4``, ``4:2:2`` or ``4:2:0``). Returns the path written.
     Raises :class:`ImageWriteError` for an existing file (unless ``overwrite``), a missing or
     unwritable folder, an unsupported suffix or bit depth, or any encoder failure; no partial or
     temporary file is ever left behind.
@@ -632,6 +637,9 @@ def write_image(
     jpeg_quality = DEFAULT_JPEG_QUALITY if quality is None else int(quality)
     if not 1 <= jpeg_quality <= 100:
         raise _write_error(p, f"JPEG quality must be in 1..100, got {quality}")
+    if subsampling not in _JPEG_SUBSAMPLING:
+        raise _write_error(p, f"JPEG subsampling must be one of {', '.join(_JPEG_SUBSAMPLING)}, "
+                              f"got {subsampling!r}")
 
     def encode(fh: BinaryIO) -> None:
         if fmt == "TIFF":
@@ -639,7 +647,7 @@ def write_image(
         elif fmt == "PNG" and depth == 16:
             _encode_png16(fh, samples, icc)
         else:
-            _encode_pillow(fh, fmt, samples, icc, jpeg_quality)
+            _encode_pillow(fh, fmt, samples, icc, jpeg_quality, _JPEG_SUBSAMPLING[subsampling])
 
     _atomic_write(p, encode, overwrite=overwrite)
     return p
@@ -703,7 +711,7 @@ def _matching_icc(icc: bytes | None, color: str) -> bytes | None:
 
 
 def _encode_pillow(fh: BinaryIO, fmt: str, samples: np.ndarray, icc: bytes | None,
-                   quality: int) -> None:
+                   quality: int, subsampling: int) -> None:
     if fmt in _EIGHT_BIT_ONLY:
         samples = samples[..., :3] if samples.shape[-1] >= 3 else samples[..., :1]
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[samples.shape[-1]]
@@ -713,7 +721,7 @@ def _encode_pillow(fh: BinaryIO, fmt: str, samples: np.ndarray, icc: bytes | Non
     if icc and fmt in ("PNG", "JPEG"):
         options["icc_profile"] = icc
     if fmt == "JPEG":
-        options.update(quality=quality, subsampling=0)
+        options.update(quality=quality, subsampling=subsampling)
     im.save(fh, format=fmt, **options)
 
 

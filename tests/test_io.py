@@ -460,12 +460,22 @@ def test_unwritable_folder(tmp_path, gray_image, monkeypatch):
         (np.full((2, 2), np.nan), {}, "NaN"),
         (np.zeros((2, 2)), {"bit_depth": 12}, "8 or 16"),
         (np.zeros((2, 2)), {"quality": 0}, "quality"),
+        (np.zeros((2, 2)), {"subsampling": "4:1:1"}, "subsampling"),
     ],
 )
 def test_invalid_write_arguments(tmp_path, image, kwargs, match):
     with pytest.raises(ImageWriteError, match=match):
         write_image(tmp_path / "bad.png", image, **kwargs)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(("subsampling", "code"), [("4:4:4", 0), ("4:2:2", 1), ("4:2:0", 2)])
+def test_jpeg_chroma_subsampling_is_written(tmp_path, rgb_image, subsampling, code):
+    from PIL import JpegImagePlugin
+
+    path = write_image(tmp_path / "x.jpg", rgb_image, quality=30, subsampling=subsampling)
+    with Image.open(path) as im:
+        assert JpegImagePlugin.get_sampling(im) == code
 
 
 def test_unsupported_output_suffix(tmp_path, gray_image):

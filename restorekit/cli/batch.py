@@ -33,12 +33,14 @@ class BatchResult:
 
 def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwrite: bool = False,
               skip_existing: bool = False, verb: str = "restored",
-              read_options: dict[str, Any] | None = None) -> BatchResult:
+              read_options: dict[str, Any] | None = None,
+              write_options: Callable[[Path], dict[str, Any]] | None = None) -> BatchResult:
     """Apply ``operation(image, meta, source) -> (result, status)`` to every job.
 
     Each result is written atomically with the input's format and bit depth. One line per file
     reports ``status``; a failed file is reported and the batch continues. ``read_options`` go
-    to ``read_image`` (e.g. ``max_pixels``).
+    to ``read_image`` (e.g. ``max_pixels``); ``write_options(source)``, called after the
+    operation, to ``write_image`` (e.g. a JPEG ``quality``).
     """
     from restorekit.io import read_image, write_image
 
@@ -59,7 +61,8 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
             image, meta = read_image(job.source, **(read_options or {}))
             out, status = operation(image, meta, job.source)
             _make_folder(job.target.parent)
-            write_image(job.target, out, meta, overwrite=overwrite)
+            write_image(job.target, out, meta, overwrite=overwrite,
+                        **(write_options(job.source) if write_options else {}))
         except RestorekitError as exc:
             result.failures.append((job.source, str(exc)))
             continue

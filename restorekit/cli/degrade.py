@@ -27,6 +27,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def final_jpeg(params: dict[str, Any]) -> dict[str, Any]:
+    """``write_image`` options that keep a spec's closing JPEG step: its quality and chroma
+    subsampling (``{}`` unless the last step is ``jpeg``).
+
+    Written as ``.jpg`` at the default quality 95, a ``jpeg:quality=10`` output would be
+    compressed a second time and read back as quality 95; re-encoding the decoded image with
+    the same tables keeps its blocking and its quantisation tables.
+    """
+    steps = params.get("steps") if params.get("name") == "chain" else [params]
+    last = steps[-1] if steps else {}
+    if last.get("name") != "jpeg":
+        return {}
+    return {"quality": int(last["quality"]), "subsampling": str(last["subsampling"])}
+
+
 @click.command("degrade")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", help="Output file (one input) or folder. Default: "
@@ -44,7 +59,11 @@ def _jsonable(value: Any) -> Any:
 def degrade_command(inputs: tuple[str, ...], output: str | None, spec: str, seed: int,
                     params_path: str | None, ext: str | None, recursive: bool,
                     overwrite: bool) -> int:
-    """Apply the degradation SPEC to INPUTS (see the spec grammar in `restorekit.degrade`)."""
+    """Apply the degradation SPEC to INPUTS (see the spec grammar in `restorekit.degrade`).
+
+    A JPEG output of a spec that ends in ``jpeg`` is written at that step's quality and
+    subsampling; other JPEG outputs at quality 95.
+    """
     from restorekit.degrade import parse_spec
 
     degradation = parse_spec(spec)  # a bad spec fails before any file is touched
@@ -60,7 +79,11 @@ def degrade_command(inputs: tuple[str, ...], output: str | None, spec: str, seed
         records[str(source)] = _jsonable(params)
         return out, f"spec={degradation.spec}"
 
-    result = run_batch(jobs, operation, state, overwrite=overwrite, verb="degraded")
+    def write_options(source: Path) -> dict[str, Any]:
+        return final_jpeg(records[str(source)])
+
+    result = run_batch(jobs, operation, state, overwrite=overwrite, verb="degraded",
+                       write_options=write_options)
     if params_path:
         from restorekit.atomic import atomic_write_text
 

@@ -210,6 +210,31 @@ def test_degrade_spec_seed_and_bad_spec(tmp_path: Path) -> None:
     assert not (tmp_path / "z.png").exists()
 
 
+@pytest.mark.parametrize("rgb", [False, True])
+def test_degrade_to_jpeg_keeps_the_spec_quality(tmp_path: Path, rgb: bool) -> None:
+    from restorekit.degrade import parse_spec
+    from restorekit.io import read_image
+
+    src = tmp_path / "c.png"
+    noisy_png(src, sigma=0, rgb=rgb)
+    spec = "gaussian:sigma=5+jpeg:quality=10-20"
+    out = tmp_path / "d.jpg"
+    proc = run("degrade", str(src), "-o", str(out), "--spec", spec, "--seed", "4")
+    assert proc.returncode == 0, proc.stderr
+    clean, _ = read_image(src)
+    expected, params = parse_spec(spec)(clean, np.random.default_rng([4, 0]))
+    written, meta = read_image(out)
+    assert meta.jpeg_quality is not None and meta.jpeg_quality.exact
+    assert meta.jpeg_quality.quality == params["steps"][-1]["quality"]
+    # the same blocky image, not a second compression at quality 95
+    assert np.abs(written - expected).mean() < 1.5 / 255
+    # a spec that does not end in jpeg is written at the default quality
+    other = tmp_path / "n.jpg"
+    assert run("degrade", str(src), "-o", str(other), "--spec", "jpeg:10+gaussian:sigma=5"
+               ).returncode == 0
+    assert read_image(other)[1].jpeg_quality.quality == 95
+
+
 def test_evaluate_formats(tmp_path: Path) -> None:
     ref = tmp_path / "ref.png"
     noisy_png(ref, sigma=0)
