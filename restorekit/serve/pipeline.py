@@ -75,14 +75,17 @@ def parse_request(task: str | None, model: str | None, sigma: str | None,
     sigma_value = _number("sigma", sigma)
     if sigma_value is not None and not 0 <= sigma_value <= 255:
         raise BadRequest(f"sigma must be between 0 and 255, got {sigma_value:g}")
-    scale_value = None
-    if task == "sr":
-        raw = _number("scale", scale)
-        scale_value = 2 if raw is None else int(raw)
-        if raw is not None and (raw != scale_value or scale_value not in SR_SCALES):
-            raise BadRequest(f"scale must be one of {', '.join(map(str, SR_SCALES))}, "
-                             f"got {scale}")
-    return RestoreRequest(task, model, sigma_value, scale_value)
+    raw = _number("scale", scale)
+    choices = ", ".join(map(str, SR_SCALES))
+    if task != "sr":  # as the command line: a scale for another task is a mistake, not ignored
+        if raw is not None:
+            raise BadRequest(f"scale applies to task sr, not {task}")
+        return RestoreRequest(task, model, sigma_value, None)
+    if raw is None:
+        raise BadRequest(f"task sr needs a scale: one of {choices}")
+    if raw != int(raw) or int(raw) not in SR_SCALES:
+        raise BadRequest(f"scale must be one of {choices}, got {scale}")
+    return RestoreRequest(task, model, sigma_value, int(raw))
 
 
 def _number(name: str, text: str | None) -> float | None:

@@ -23,8 +23,6 @@ from restorekit.serve.pipeline import (
 def test_parse_request_defaults_and_normalises() -> None:
     assert parse_request(None, None, None, None) == RestoreRequest("denoise", "auto", None, None)
     assert parse_request(" SR ", "auto", "", "3.0") == RestoreRequest("sr", "auto", None, 3)
-    assert parse_request("sr", "auto", None, "").scale == 2
-    assert parse_request("denoise", "nlm", "12.5", "4").scale is None  # scale only for sr
     assert parse_request("denoise", "nlm", "12.5", None).sigma == 12.5
 
 
@@ -34,6 +32,9 @@ def test_parse_request_defaults_and_normalises() -> None:
     (("denoise", None, "nan", None), "finite"),
     (("denoise", None, "-1", None), "between 0 and 255"),
     (("sr", None, None, "2.5"), "scale must be one of"),
+    (("sr", None, None, ""), "task sr needs a scale: one of 2, 3, 4"),
+    (("sr", None, None, None), "task sr needs a scale"),
+    (("denoise", "nlm", "12.5", "4"), "scale applies to task sr, not denoise"),
 ])
 def test_parse_request_refuses(args: tuple[Any, ...], text: str) -> None:
     with pytest.raises(BadRequest, match=text):
