@@ -19,6 +19,27 @@ def _progress(desc: str) -> Callable[[Iterable[Any]], Iterable[Any]]:
     return lambda items: state.progress(list(items), desc=desc, leave=False)
 
 
+class _Unreadable:
+    """Unreadable dataset images: skipped as they come, named again after the table."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[str, str]] = []
+
+    def __call__(self, path: str, reason: str) -> None:
+        self.files.append((path, reason))
+
+    def report(self) -> int:
+        """Name the skipped files on stderr; the exit code (1 when any was skipped)."""
+        if not self.files:
+            return 0
+        err = click.get_text_stream("stderr")
+        click.echo(f"restorekit: skipped {len(self.files)} unreadable image"
+                   f"{'s' if len(self.files) > 1 else ''}:", file=err)
+        for path, reason in self.files:
+            click.echo(f"  {path}: {reason}", file=err)
+        return 1
+
+
 def _parse_values(text: str) -> list[float | int]:
     values: list[float | int] = []
     for raw in text.split(","):
@@ -64,7 +85,8 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
     """Mean PSNR/SSIM/seconds of every --method on every --degradation of every --dataset.
 
     The degraded input is scored as "(input)". Noise is seeded per image and degradation, so
-    numbers are comparable across runs and methods.
+    numbers are comparable across runs and methods. Unreadable images are skipped and named
+    after the table (exit code 1).
     """
     from restorekit.evaluate.benchmark import run_benchmark, summarize
 
@@ -74,9 +96,10 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
         if name in named:
             name = d
         named[name] = d
+    unreadable = _Unreadable()
     rows = run_benchmark(list(methods), list(degradations), named, seed=seed,
                          y_channel=y_channel, crop_border=crop_border, limit=limit,
-                         progress=_progress("Benchmark"))
+                         progress=_progress("Benchmark"), on_skip=unreadable)
     summary = summarize(rows)
     click.echo(format_table(rows if per_image else summary, fmt))
     if plot:
@@ -84,7 +107,7 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
 
         plot_benchmark(summary, plot)
         get_state().status(f"wrote {plot}")
-    return 0
+    return unreadable.report()
 
 
 @click.command("sweep")
@@ -101,19 +124,24 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
               help="Also write PSNR (restored and input) against the value as PNG.")
 def sweep_command(images: tuple[str, ...], method: str, spec: str, values_text: str, seed: int,
                   y_channel: bool, crop_border: int, fmt: str, plot: str | None) -> int:
-    """Mean PSNR/SSIM of --method on IMAGES (files or folders) for each of --values in --spec."""
+    """Mean PSNR/SSIM of --method on IMAGES (files or folders) for each of --values in --spec.
+
+    Unreadable images are skipped and named after the table (exit code 1).
+    """
     from restorekit.evaluate.sweep import sweep
 
     values = _parse_values(values_text)
+    unreadable = _Unreadable()
     rows = sweep(method, spec, values, _sweep_images(images), seed=seed, y_channel=y_channel,
-                 crop_border=crop_border, include_input=True, progress=_progress("Sweep"))
+                 crop_border=crop_border, include_input=True, progress=_progress("Sweep"),
+                 on_skip=unreadable)
     click.echo(format_table(rows, fmt))
     if plot:
         from restorekit.evaluate.report import plot_sweep
 
         plot_sweep(rows, "value", ["psnr", "input_psnr"], plot, title=f"{method}: {spec}")
         get_state().status(f"wrote {plot}")
-    return 0
+    return unreadable.report()
 
 
 @click.command("plot-loss")

@@ -24,6 +24,7 @@ INPUT_LABEL = "(input)"
 
 ImageSource = str | os.PathLike | np.ndarray
 DatasetSpec = str | os.PathLike | Sequence[ImageSource]
+SkipHandler = Callable[[str, str], None]  # (file, reason) of an unreadable image
 
 
 def _no_progress(items: Iterable[T]) -> Iterable[T]:
@@ -43,26 +44,40 @@ def dataset_files(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def load_images(source: DatasetSpec, *, limit: int | None = None
-                ) -> list[tuple[str, np.ndarray]]:
-    """``(name, image)`` pairs from a folder, or a list of files and/or float arrays."""
+def load_images(source: DatasetSpec, *, limit: int | None = None,
+                on_skip: SkipHandler | None = None) -> list[tuple[str, np.ndarray]]:
+    """``(name, image)`` pairs from a folder, or a list of files and/or float arrays.
+
+    ``limit`` keeps the first N readable images. A file that cannot be read raises, unless
+    ``on_skip(path, reason)`` is given: then it is reported there and skipped (a source with no
+    readable image still raises).
+    """
     from restorekit.io import read_image
 
     if isinstance(source, (str, os.PathLike)):
         items: list[ImageSource] = list(dataset_files(source))
     else:
         items = list(source)
-    if limit is not None:
-        items = items[:limit]
     if not items:
         raise RestorekitError("no images to evaluate")
     out = []
     for i, item in enumerate(items):
+        if limit is not None and len(out) >= limit:
+            break
         if isinstance(item, np.ndarray):
             out.append((f"#{i}", np.asarray(item, dtype=np.float32)))
-        else:
+            continue
+        try:
             img, _ = read_image(item)
-            out.append((Path(item).name, img))
+        except RestorekitError as exc:
+            if on_skip is None:
+                raise
+            on_skip(str(item), str(exc))
+            continue
+        out.append((Path(item).name, img))
+    if not out:
+        raise RestorekitError(f"no readable images in {source}" if isinstance(
+            source, (str, os.PathLike)) else "no readable images to evaluate")
     return out
 
 
@@ -88,6 +103,7 @@ def run_benchmark(
     limit: int | None = None,
     include_input: bool = True,
     progress: Callable[[Iterable[Any]], Iterable[Any]] = _no_progress,
+    on_skip: SkipHandler | None = None,
 ) -> list[dict[str, Any]]:
     """One row per dataset image x degradation x restorer (``"(input)"`` first).
 
@@ -95,7 +111,8 @@ def run_benchmark(
     with its weights file). Row keys: dataset, image, degradation, restorer, psnr, ssim,
     seconds. ``datasets`` maps a
     name to a folder or a list of files/arrays; ``limit`` keeps the first N images of each.
-    Bad names, specs or empty datasets raise :class:`RestorekitError` before any work.
+    Bad names, specs or empty datasets raise :class:`RestorekitError` before any work; so does
+    an unreadable image, unless ``on_skip`` takes it (see :func:`load_images`).
     """
     from restorekit.api import make_restorer, restore_with_info
     from restorekit.degrade import degrade, parse_spec
@@ -107,7 +124,8 @@ def run_benchmark(
     parsed = [parse_spec(spec) for spec in degradations]  # SpecError on a bad spec
     if not datasets:
         raise RestorekitError("no dataset given")
-    loaded = {name: load_images(src, limit=limit) for name, src in datasets.items()}
+    loaded = {name: load_images(src, limit=limit, on_skip=on_skip)
+              for name, src in datasets.items()}
     models = {name: make_restorer(name) for name in restorers}
 
     work = [(ds, i, name, img) for ds, imgs in loaded.items()

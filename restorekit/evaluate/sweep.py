@@ -13,6 +13,7 @@ from restorekit.errors import SpecError
 from restorekit.evaluate.benchmark import (
     INPUT_LABEL,
     DatasetSpec,
+    SkipHandler,
     _no_progress,
     run_benchmark,
     summarize,
@@ -41,12 +42,14 @@ def sweep(
     crop_border: int = 0,
     include_input: bool = False,
     progress: Callable[[Iterable[Any]], Iterable[Any]] = _no_progress,
+    on_skip: SkipHandler | None = None,
 ) -> list[dict[str, Any]]:
     """Mean PSNR/SSIM of ``restorer`` over ``images`` for each value of the template.
 
     E.g. ``sweep("median", "gaussian:sigma={}", [5, 15, 25, 50], folder)`` gives rows
     ``{"value", "spec", "psnr", "ssim", "seconds"}`` in the order of ``values``; with
     ``include_input`` each row also has ``input_psnr`` and ``input_ssim`` (the degraded input).
+    Unreadable images raise, or go to ``on_skip`` (see :func:`~.benchmark.load_images`).
     """
     if not values:
         raise SpecError("no sweep values given")
@@ -55,7 +58,7 @@ def sweep(
         raise SpecError(f"sweep values repeat: {list(values)}")
     rows = run_benchmark([restorer], specs, {_DS: images}, seed=seed, y_channel=y_channel,
                          crop_border=crop_border, include_input=include_input,
-                         progress=progress)
+                         progress=progress, on_skip=on_skip)
     means = {(r["degradation"], r["restorer"]): r for r in summarize(rows)}
     out = []
     for value, spec in zip(values, specs, strict=True):

@@ -300,3 +300,26 @@ def test_benchmark_and_sweep_commands_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     psnrs = [r["psnr"] for r in json.loads(proc.stdout)]
     assert psnrs[0] > psnrs[1] and plot.is_file()
+
+
+def test_benchmark_and_sweep_skip_unreadable_images_and_name_them(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for i in range(2):
+        noisy_png(folder / f"{i}.png", sigma=0, seed=i)
+    (folder / "0b.png").write_bytes(b"not a png")
+    proc = run("benchmark", "-m", "median", "-d", "gaussian:sigma=25", "--dataset", str(folder),
+               "--format", "json", "--limit", "2", "--per-image")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    rows = json.loads(proc.stdout)  # the table of the readable images is still printed
+    assert {r["image"] for r in rows} == {"0.png", "1.png"}  # --limit counts readable ones
+    assert "skipped 1 unreadable image" in proc.stderr and "0b.png" in proc.stderr
+    proc = run("sweep", "-m", "identity", "--spec", "gaussian:sigma={}", "--values", "5,25",
+               str(folder), "--format", "json")
+    assert proc.returncode == 1 and len(json.loads(proc.stdout)) == 2
+    assert "0b.png" in proc.stderr
+    for good in ("0.png", "1.png"):
+        (folder / good).unlink()
+    line = one_error_line(run("benchmark", "-m", "median", "-d", "gaussian:sigma=25",
+                              "--dataset", str(folder)))
+    assert "no readable images" in line
