@@ -7,6 +7,8 @@ import pytest
 
 from restorekit.errors import InvalidImageError
 from restorekit.ground_truth import (
+    LOW_TEXTURE_SNR,
+    WARNING,
     correct_defects,
     estimate_ground_truth,
     estimate_shift,
@@ -184,6 +186,23 @@ def test_clean_identical_frames_are_left_alone() -> None:
     assert len(report.defects) == 0 and report.dropped == []
     assert np.allclose(report.shifts, 0, atol=1e-3)
     assert np.abs(est - clean).max() < 1e-3
+
+
+def test_featureless_bursts_are_flagged_and_textured_ones_not(gray_result) -> None:
+    _, textured = gray_result
+    assert textured.texture_snr > 2 * LOW_TEXTURE_SNR and not textured.low_confidence
+    assert not any(line.startswith(WARNING) for line in textured.lines)
+    y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    for clean in (np.full((64, 64), 0.5, np.float32),  # flat: any "shift" fits
+                  (0.5 + 0.2 * np.sin(x / 3.0)).astype(np.float32)):  # stripes: none along y
+        burst = make_synthetic_burst(clean, 8, seed=1, bad_frame=None)
+        _, rep = estimate_ground_truth(burst.frames)
+        assert rep.low_confidence and rep.texture_snr < LOW_TEXTURE_SNR
+        assert rep.to_dict()["low_confidence"] is True
+        assert any(line.startswith(WARNING + "low confidence") for line in rep.lines)
+    _, unaligned = estimate_ground_truth(burst.frames, align=False)
+    assert np.isnan(unaligned.texture_snr) and not unaligned.low_confidence
+    assert unaligned.to_dict()["texture_snr"] is None
 
 
 # ----------------------------------------------------------------------------- the pieces

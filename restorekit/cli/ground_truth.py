@@ -78,10 +78,11 @@ def ground_truth_command(frames: tuple[str, ...], output: str, reference: int | 
 
     FRAMES are files, folders or glob patterns (sorted by name). The SIDD pipeline: correct
     defective pixels, align translations to a reference frame, align intensities, drop outlier
-    frames, and take a robust per-pixel estimate. One summary line per stage goes to stderr.
+    frames, and take a robust per-pixel estimate. One summary line per stage goes to stderr, and a
+    warning (even with --quiet) when the scene has too little texture to trust its shifts.
     """
     from restorekit.atomic import atomic_write_text
-    from restorekit.ground_truth import estimate_ground_truth
+    from restorekit.ground_truth import WARNING, estimate_ground_truth
     from restorekit.io import read_image, write_image
 
     state = get_state()
@@ -111,7 +112,8 @@ def ground_truth_command(frames: tuple[str, ...], output: str, reference: int | 
         defect_threshold=defect_threshold, outlier_z=outlier_z,
         correct_defective=not no_defects, align=not no_align,
         align_intensity=not no_intensity, drop_outliers=not keep_outliers,
-        log=state.status,
+        log=lambda line: state.warn(line.removeprefix(WARNING)) if line.startswith(WARNING)
+        else state.status(line),
     )
     ref_meta = metas[report.reference]
     write_image(out, estimate, ref_meta, bit_depth=int(bit_depth) if bit_depth else None,

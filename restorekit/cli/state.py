@@ -32,6 +32,12 @@ class CliState:
 
             tqdm.write(message, file=click.get_text_stream("stderr"))
 
+    def warn(self, message: str) -> None:
+        """A ``restorekit: warning:`` line on stderr, shown even with ``--quiet``."""
+        from tqdm import tqdm
+
+        tqdm.write(f"restorekit: warning: {message}", file=click.get_text_stream("stderr"))
+
 
 def get_state() -> CliState:
     """The current invocation's :class:`CliState`."""

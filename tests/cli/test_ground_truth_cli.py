@@ -88,6 +88,20 @@ def test_glob_quiet_and_options(burst_dir, tmp_path: Path) -> None:
     assert meta.format == "TIFF" and meta.bit_depth == 8 and est.shape == clean.shape
 
 
+def test_featureless_burst_warns_even_when_quiet(tmp_path: Path) -> None:
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    burst = make_synthetic_burst(np.full((48, 48), 0.5, np.float32), 6, seed=2, bad_frame=None)
+    for i, frame in enumerate(burst.frames):
+        write_image(folder / f"f{i}.png", frame)
+    res = _run([str(folder), "-o", str(tmp_path / "gt.png")], quiet=True)
+    assert res.exit_code == 0, res.output
+    assert res.stderr.startswith("restorekit: warning: low confidence in the shifts")
+    assert len(res.stderr.splitlines()) == 1 and "--no-align" in res.stderr
+    res = _run([str(folder), "-o", str(tmp_path / "gt2.png"), "--no-align"], quiet=True)
+    assert res.exit_code == 0 and res.stderr == ""
+
+
 def test_existing_output_needs_overwrite(burst_dir, tmp_path: Path) -> None:
     folder, _, _ = burst_dir
     out = tmp_path / "gt.png"
