@@ -50,7 +50,9 @@ def test_registered_with_budgets() -> None:
     e = get_experiment("sidd-autoencoder")
     assert e.name == "sidd-autoencoder" and "3,023,235" in e.claim and "61.08" in e.claim
     assert exp.QUICK.ae_steps < exp.FULL.ae_steps
-    assert exp.QUICK.patch_size == exp.FULL.patch_size == 256  # the paper's crops
+    assert exp.QUICK.patch_size == exp.FULL.patch_size == 256  # the paper's images
+    # the autoencoder: smaller crops, more Adam updates at the same pixel rate
+    assert exp.FULL.ae_patch < 256 and exp.FULL.ae_batch * exp.FULL.ae_patch ** 2 <= 256 ** 2
 
 
 def test_scene_split_keeps_scenes_together_and_is_fixed() -> None:
@@ -132,7 +134,7 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, tiny_data: Path) -> 
     assert all(float(r[2]) >= 0 and float(r[3]) >= 0 and 3 < float(r[4]) < 20 for r in nlf)
     # training runs are named by steps x batch, patch and seed (resumed, not clobbered)
     runs = sorted(p.name for p in ctx.work.iterdir())
-    assert any(r.startswith("sidd_ae-2x1-p32-seed0") for r in runs)
+    assert any(r.startswith("sidd_ae-2x1-p16-seed0") for r in runs)  # its own crop size
     assert any(r.startswith("rk_unet_real-2x2-p32-seed0") for r in runs)
 
 
