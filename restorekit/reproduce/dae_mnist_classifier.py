@@ -63,7 +63,7 @@ QUICK = Settings(classifier_epochs=1, classifier_train=10000, dae_steps=200, bes
                  test_n=2000, sweep_n=1000, sigmas=(50, 100, 200, 300, 400, 500),
                  transfer_train=1000, transfer_epochs=2, noisy_trained_epochs=1,
                  noisy_trained_sigmas=(), val_length=200)
-FULL = Settings(classifier_epochs=1, classifier_train=None, dae_steps=6000, best_steps=6000,
+FULL = Settings(classifier_epochs=6, classifier_train=None, dae_steps=6000, best_steps=6000,
                 test_n=10000, sweep_n=3000, sigmas=(25, 50, 100, 200, 300, 400, 500),
                 transfer_train=3000, transfer_epochs=3, noisy_trained_epochs=6,
                 noisy_trained_sigmas=(100, 200, 300))
