@@ -54,7 +54,9 @@ class Settings:
     transfer_epochs: int
     noisy_trained_epochs: int  # classifiers trained on noisy digits (at the matched sigma ...)
     noisy_trained_sigmas: tuple[int, ...]  # ... and at these sweep levels)
+    finetune_steps: int  # task-driven fine-tunes of rk-unet at the matched sigma (batch 100)
     val_length: int = 1000
+    task_weight: float = 0.02  # weight of the classifier's cross-entropy in the task loss
     grid_digits: int = 6
     batch_size: int | None = None  # None: the configs' batch of 100 (the paper's)
 
@@ -62,14 +64,15 @@ class Settings:
 QUICK = Settings(classifier_epochs=1, classifier_train=10000, dae_steps=200, best_steps=300,
                  test_n=2000, sweep_n=1000, sigmas=(50, 100, 200, 300, 400, 500),
                  transfer_train=1000, transfer_epochs=2, noisy_trained_epochs=1,
-                 noisy_trained_sigmas=(), val_length=200)
+                 noisy_trained_sigmas=(), finetune_steps=150, val_length=200)
 FULL = Settings(classifier_epochs=6, classifier_train=None, dae_steps=6000, best_steps=6000,
                 test_n=10000, sweep_n=3000, sigmas=(25, 50, 100, 200, 300, 400, 500),
                 transfer_train=3000, transfer_epochs=3, noisy_trained_epochs=6,
-                noisy_trained_sigmas=(100, 200, 300))
+                noisy_trained_sigmas=(100, 200, 300), finetune_steps=2000)
 TINY = Settings(classifier_epochs=1, classifier_train=256, dae_steps=3, best_steps=3, test_n=100,
                 sweep_n=60, sigmas=(100, 300), transfer_train=128, transfer_epochs=1,
-                noisy_trained_epochs=1, noisy_trained_sigmas=(100,), val_length=16,
+                noisy_trained_epochs=1, noisy_trained_sigmas=(100,), finetune_steps=2,
+                val_length=16,
                 grid_digits=3, batch_size=8)
 
 
@@ -152,20 +155,57 @@ def _evaluate(classifier: Any, clean: np.ndarray, labels: np.ndarray, sigma: flo
 
 
 def _classifier(ctx: ReproContext, s: Settings, epochs: int,
-                degradation: str | None = None) -> Any:
+                degradation: str | None = None, seed: int | None = None) -> Any:
     """The MNIST classifier trained on clean (or ``degradation``-damaged) training digits,
     cached in ``ctx.work / "classifier"``; a cached one is named among the reused runs."""
     from restorekit.evaluate import downstream as ds
 
     cache = ctx.work / "classifier"
-    settings = ds.mnist_classifier_settings(s.classifier_train or 60000, seed=ctx.seed,
+    seed = ctx.seed if seed is None else seed
+    settings = ds.mnist_classifier_settings(s.classifier_train or 60000, seed=seed,
                                             epochs=epochs, degradation=degradation)
     cached = ds.classifier_cache_path(cache, settings)
     if cached.is_file():
         _REUSED.append(f"classifier {cached.name}")
-    return ds.mnist_classifier(ctx.dataset("mnist"), cache_dir=cache, seed=ctx.seed,
+    return ds.mnist_classifier(ctx.dataset("mnist"), cache_dir=cache, seed=seed,
                                epochs=epochs, device=ctx.torch_device(), quiet=ctx.quiet,
                                limit=s.classifier_train, degradation=degradation)
+
+
+def _finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifier: Any,
+               sigma: float, train: tuple[np.ndarray, np.ndarray], **loss: Any) -> tuple[Any, Any]:
+    """Copies of ``denoiser`` (and ``classifier``) fine-tuned by
+    :func:`~restorekit.train.task_driven.finetune_for_classifier` at ``sigma``; cached in
+    ``ctx.work / "finetune"`` (a cached pair is named among the reused runs)."""
+    import copy
+
+    from safetensors.torch import save_file
+
+    from restorekit.atomic import atomic_write
+    from restorekit.train.task_driven import finetune_for_classifier
+    from restorekit.weights import load_state_dict
+
+    net, judge = copy.deepcopy(denoiser), copy.deepcopy(classifier)
+    tag = "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}"
+                   for k, v in sorted(loss.items()))
+    path = ctx.work / "finetune" / f"{name}-{s.finetune_steps}-s{sigma:g}-{tag}-seed{ctx.seed}"
+    files = {key: path.parent / f"{path.name}.{key}.safetensors"
+             for key in ("denoiser", "classifier")}
+    if all(f.is_file() for f in files.values()):
+        net.load_state_dict(load_state_dict(files["denoiser"]))
+        judge.load_state_dict(load_state_dict(files["classifier"]))
+        _REUSED.append(f"fine-tune {path.name}")
+        return net.eval(), judge.eval()
+    ctx.log(f"fine-tuning rk-unet: {name}, {s.finetune_steps} steps at sigma {sigma:g}")
+    finetune_for_classifier(net, judge, train[0], train[1], NOISE.format(sigma=sigma),
+                            steps=s.finetune_steps, batch_size=s.batch_size or 100,
+                            sigma=sigma, seed=ctx.seed, device=ctx.torch_device(),
+                            quiet=ctx.quiet, **loss)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for key, module in (("denoiser", net), ("classifier", judge)):
+        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        atomic_write(files[key], lambda tmp, state=state: save_file(state, tmp))
+    return net, judge
 
 
 def _noisy_trained_accuracy(ctx: ReproContext, s: Settings, sigma: float, noisy: np.ndarray,
@@ -176,6 +216,39 @@ def _noisy_trained_accuracy(ctx: ReproContext, s: Settings, sigma: float, noisy:
     ctx.log(f"classifier on noisy training digits, sigma {sigma:g}")
     model = _classifier(ctx, s, s.noisy_trained_epochs, NOISE.format(sigma=sigma))
     return ds.classifier_accuracy(model, noisy, labels, device=ctx.torch_device())
+
+
+def _tuned_rows(ctx: ReproContext, s: Settings, best: Any, classifier: Any, independent: Any,
+                sigma: float, train: tuple[np.ndarray, np.ndarray], noisy: np.ndarray,
+                clean: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
+    """Table 1's rk-unet and three fine-tunes of it at ``sigma``, read by the Table 1 classifier,
+    an independently trained clean classifier and (end to end) the fine-tune's own."""
+    from restorekit.evaluate import downstream as ds
+
+    variants = [
+        ("mse", "fine-tuned at this sigma", "MSE", {"ce_weight": 0.0}),
+        ("task", "fine-tuned for the classifier",
+         f"MSE + {s.task_weight:g} CE (classifier frozen)", {"ce_weight": s.task_weight}),
+        ("joint", "end to end with a copy of the classifier", "CE (both learn)",
+         {"mse_weight": 0.0, "ce_weight": 1.0, "train_classifier": True})]
+    models = [("rk-unet of Table 1 (blind)", "MSE", best, None)]
+    for key, name, loss, options in variants:
+        net, own = _finetuned(ctx, s, key, best, classifier, sigma, train, **options)
+        models.append((f"rk-unet {name}", loss, net, own if options.get("train_classifier")
+                       else None))
+    device = ctx.torch_device()
+    rows = []
+    for label, loss, net, own in models:
+        out = ds.restore_images(noisy, net, sigma=sigma, device=device)
+        rows.append({
+            "denoiser": label, "loss": loss,
+            "Table 1 classifier": ds.classifier_accuracy(classifier, out, labels, device=device),
+            "independent classifier": ds.classifier_accuracy(independent, out, labels,
+                                                             device=device),
+            "own classifier": (ds.classifier_accuracy(own, out, labels, device=device)
+                               if own is not None else None),
+            "PSNR": _psnr(out, clean)})
+    return rows
 
 
 def _save_png(path: Path, image: np.ndarray) -> Path:
@@ -231,8 +304,15 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
     table_clean = ds.classifier_accuracy(classifier, clean_all, labels_all, device=device)
     ceiling = _noisy_trained_accuracy(ctx, s, matched_sigma, images["noisy"], labels_all)
 
-    ctx.log("representation transfer")
+    ctx.log("denoisers fine-tuned for the classifier")
     train_x, train_y = load_mnist(mnist, "train")
+    independent = _classifier(ctx, s, s.classifier_epochs, seed=ctx.seed + 1)
+    tuned = _tuned_rows(ctx, s, best, classifier, independent, matched_sigma,
+                        (train_x.astype(np.float32) / np.float32(255), train_y),
+                        images["noisy"], clean_all, labels_all)
+    joint = tuned[-1]["own classifier"]
+
+    ctx.log("representation transfer")
     transfer = ds.representation_transfer(
         dae, train_x[:s.transfer_train].astype(np.float32) / np.float32(255),
         train_y[:s.transfer_train], clean, labels, epochs=s.transfer_epochs, seed=ctx.seed,
@@ -311,7 +391,9 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
         f"Ours at sigma {matched_sigma:g}: the paper's DAE is {gaps['dae']:.2f} points below "
         f"clean, rk-unet {gaps['best']:.2f}. Our goal, denoised within 1 point of clean: "
         f"**{verdict['dae']}** with the paper's DAE, **{verdict['best']}** with rk-unet.")
-    best_any = max(ceiling, m["dae"], m["best"])
+    best_any = max([ceiling, m["dae"], m["best"]]
+                   + [r[k] for r in tuned for k in ("Table 1 classifier", "independent classifier",
+                                                    "own classifier") if r[k] is not None])
     readable = [r for r in rows if r.get("noisy_trained") is not None
                 and r["clean"] - r["noisy_trained"] <= 1.0]
     rep.text(
@@ -321,7 +403,10 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
         f"classifier trained directly on training digits with this noise "
         f"(`{NOISE.format(sigma=matched_sigma)}`, drawn afresh every batch, "
         f"{s.noisy_trained_epochs} epoch(s)) scores **{ceiling:.2f} %** on the same noisy test "
-        f"digits; rk-unet then the clean classifier scores {m['best']:.2f} %. " + (
+        f"digits; rk-unet then the clean classifier scores {m['best']:.2f} %. Trained end to "
+        f"end for this noise (rk-unet and a copy of the classifier learning together from the "
+        f"cross-entropy, {s.finetune_steps} steps from Table 1's pair; see *Fine-tuned for the "
+        f"classifier*), the restore-then-classify pipeline reaches {joint:.2f} %. " + (
             f"Every classifier we trained stays at least {table_clean - best_any:.1f} points "
             f"below clean here, so we read the 1-point goal as out of reach at this level "
             f"under this protocol (evidence, not proof), and the paper's 96.10 % as the mark "
@@ -347,6 +432,31 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
         f"when the noisy PSNR is ~{matched['noisy_psnr']:.1f} dB, where little of the digit "
         f"is left to recover; the paper's classifier (undescribed) was presumably fooled by "
         f"far weaker noise, where denoising can recover most of the accuracy.")
+
+    rep.heading("Fine-tuned for the classifier")
+    tuned_batch = s.batch_size or 100
+    rep.text(
+        f"Table 1's rk-unet is one blind model for the whole sweep, trained on MSE alone. Three "
+        f"fine-tunes of it, {s.finetune_steps} steps of batch {tuned_batch} at sigma "
+        f"{matched_sigma:g} (fresh noise every batch, Adam 1e-4 with cosine decay): on MSE at "
+        f"this level only; on MSE plus {s.task_weight:g} times the cross-entropy of the Table 1 "
+        f"classifier reading its output, the classifier frozen (task-driven denoising: Liu et "
+        f"al., When Image Denoising Meets High-Level Vision Tasks, IJCAI 2018, Eq. 3; "
+        f"`restorekit.train.task_driven`); and on the cross-entropy alone with a copy of the "
+        f"classifier learning too (end to end: the pair becomes one classifier of noisy "
+        f"digits). The task loss teaches the denoiser what the Table 1 classifier needs, which "
+        f"may be that classifier's quirks rather than the digit, so a second clean-digit "
+        f"classifier, trained the same way from seed {ctx.seed + 1}, reads the same outputs as "
+        f"a check. Accuracy (%) on the {len(clean_all):,} test digits of Table 1 and PSNR (dB):")
+    rep.table(tuned, digits=2)
+    top = max(tuned[1:3], key=lambda r: r["independent classifier"])
+    rep.text(
+        f"Fine-tuning adds {top['Table 1 classifier'] - tuned[0]['Table 1 classifier']:+.2f} "
+        f"points for the Table 1 classifier and "
+        f"{top['independent classifier'] - tuned[0]['independent classifier']:+.2f} for the "
+        f"independent one (best fine-tune for the independent classifier: {top['denoiser']}); "
+        f"end to end, {joint:.2f} %. All stay {table_clean - best_any:.1f} or more points below "
+        f"clean accuracy ({table_clean:.2f} %).")
 
     rep.heading("Accuracy at every noise level")
     rep.text("Accuracy (%) of the clean-digit classifier on clean, noisy (clipped), DAE-denoised "

@@ -36,7 +36,8 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  #
     report = exp.tiny(ctx)
     path = report.write(tmp_path / "dae-mnist-classifier.md", ["# title"])
     text = path.read_text()
-    for heading in ("Table 1 of the paper beside ours", "Accuracy at every noise level",
+    for heading in ("Table 1 of the paper beside ours", "Fine-tuned for the classifier",
+                    "Accuracy at every noise level",
                     "Representation transfer", "Not reproduced exactly"):
         assert f"## {heading}" in text
     assert "| clean (origin) | 98.25 |" in text and "| denoised | 96.10 |" in text
@@ -48,6 +49,15 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  #
     ceiling = re.search(r"with this noise .* scores \*\*([\d.]+) %\*\* on the same noisy", text)
     assert ceiling and 0 <= float(ceiling.group(1)) <= 100
     assert "noisy_trained" in text
+    # the fine-tunes: Table 1's rk-unet and three fine-tunes, each read by two classifiers;
+    # only the end-to-end pair has a classifier of its own
+    tuned = re.findall(r"^\| rk-unet ([^|]+) \| [^|]+ \| ([\d.]+) \| ([\d.]+) \| ([\d.-]*) \|",
+                       text, re.M)
+    assert len(tuned) == 4 and [bool(r[3]) for r in tuned] == [False, False, False, True]
+    assert all(0 <= float(v) <= 100 for r in tuned for v in r[1:] if v)
+    assert re.search(r"the restore-then-classify pipeline reaches [\d.]+ %", text)
+    cached = sorted(p.name for p in (ctx.work / "finetune").iterdir())
+    assert len(cached) == 6 and all(n.endswith(".safetensors") for n in cached)
     sweep = re.findall(r"^\| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", text,
                        re.M)
     assert {int(r[0]) for r in sweep} >= set(exp.TINY.sigmas)
