@@ -72,8 +72,7 @@ FULL = Settings(classifier_epochs=6, classifier_train=None, dae_steps=6000, best
 TINY = Settings(classifier_epochs=1, classifier_train=256, dae_steps=3, best_steps=3, test_n=100,
                 sweep_n=60, sigmas=(100, 300), transfer_train=128, transfer_epochs=1,
                 noisy_trained_epochs=1, noisy_trained_sigmas=(100,), finetune_steps=2,
-                val_length=16,
-                grid_digits=3, batch_size=8)
+                val_length=16, grid_digits=3, batch_size=8)
 
 
 def _config_path(name: str) -> Path:
