@@ -172,8 +172,9 @@ def _classifier(ctx: ReproContext, s: Settings, epochs: int,
 
 
 def _finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifier: Any,
-               sigma: float, train: tuple[np.ndarray, np.ndarray], **loss: Any) -> tuple[Any, Any]:
-    """Copies of ``denoiser`` (and ``classifier``) fine-tuned by
+               sigma: float, train: tuple[np.ndarray, np.ndarray], **loss: Any
+               ) -> tuple[Any, Any]:
+    """Copies of ``denoiser`` and ``classifier`` fine-tuned by
     :func:`~restorekit.train.task_driven.finetune_for_classifier` at ``sigma``; cached in
     ``ctx.work / "finetune"`` (a cached pair is named among the reused runs)."""
     import copy
@@ -181,8 +182,9 @@ def _finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classif
     from safetensors.torch import save_file
 
     from restorekit.atomic import atomic_write
+    from restorekit.evaluate.downstream import load_classifier, save_classifier
     from restorekit.train.task_driven import finetune_for_classifier
-    from restorekit.weights import load_state_dict
+    from restorekit.weights import load_weights
 
     net, judge = copy.deepcopy(denoiser), copy.deepcopy(classifier)
     tag = "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}"
@@ -191,19 +193,18 @@ def _finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classif
     files = {key: path.parent / f"{path.name}.{key}.safetensors"
              for key in ("denoiser", "classifier")}
     if all(f.is_file() for f in files.values()):
-        net.load_state_dict(load_state_dict(files["denoiser"]))
-        judge.load_state_dict(load_state_dict(files["classifier"]))
+        load_weights(net, files["denoiser"])
         _REUSED.append(f"fine-tune {path.name}")
-        return net.eval(), judge.eval()
+        return net.eval(), load_classifier(files["classifier"])
     ctx.log(f"fine-tuning rk-unet: {name}, {s.finetune_steps} steps at sigma {sigma:g}")
     finetune_for_classifier(net, judge, train[0], train[1], NOISE.format(sigma=sigma),
                             steps=s.finetune_steps, batch_size=s.batch_size or 100,
                             sigma=sigma, seed=ctx.seed, device=ctx.torch_device(),
                             quiet=ctx.quiet, **loss)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for key, module in (("denoiser", net), ("classifier", judge)):
-        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-        atomic_write(files[key], lambda tmp, state=state: save_file(state, tmp))
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    atomic_write(files["denoiser"], lambda tmp: save_file(state, tmp))
+    save_classifier(judge, files["classifier"], meta={"fine-tune": path.name})
     return net, judge
 
 
@@ -218,8 +219,8 @@ def _noisy_trained_accuracy(ctx: ReproContext, s: Settings, sigma: float, noisy:
 
 
 def _tuned_rows(ctx: ReproContext, s: Settings, best: Any, classifier: Any, independent: Any,
-                sigma: float, train: tuple[np.ndarray, np.ndarray], noisy: np.ndarray,
-                clean: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
+                sigma: float, train: tuple[np.ndarray, np.ndarray],
+                noisy: np.ndarray, clean: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
     """Table 1's rk-unet and three fine-tunes of it at ``sigma``, read by the Table 1 classifier,
     an independently trained clean classifier and (end to end) the fine-tune's own."""
     from restorekit.evaluate import downstream as ds
@@ -305,15 +306,15 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
 
     ctx.log("denoisers fine-tuned for the classifier")
     train_x, train_y = load_mnist(mnist, "train")
+    train_x = train_x.astype(np.float32) / np.float32(255)
     independent = _classifier(ctx, s, s.classifier_epochs, seed=ctx.seed + 1)
     tuned = _tuned_rows(ctx, s, best, classifier, independent, matched_sigma,
-                        (train_x.astype(np.float32) / np.float32(255), train_y),
-                        images["noisy"], clean_all, labels_all)
+                        (train_x, train_y), images["noisy"], clean_all, labels_all)
     joint = tuned[-1]["own classifier"]
 
     ctx.log("representation transfer")
     transfer = ds.representation_transfer(
-        dae, train_x[:s.transfer_train].astype(np.float32) / np.float32(255),
+        dae, train_x[:s.transfer_train],
         train_y[:s.transfer_train], clean, labels, epochs=s.transfer_epochs, seed=ctx.seed,
         device=device, quiet=ctx.quiet)
     transfer_table = ds.transfer_rows(transfer)
