@@ -63,7 +63,12 @@ def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  #
     assert re.search(r"The oracle shows what the noise leaves: .* [\d.]+ % of noisy digits",
                      text)
     cached = sorted(p.name for p in (ctx.work / "finetune").iterdir())
-    assert len(cached) == 6 and all(n.endswith(".safetensors") for n in cached)
+    assert len(cached) == 12 and all(n.endswith(".safetensors") for n in cached)
+    # the same three fine-tunes at the sweep level of TINY.finetune_sweep_sigmas
+    swept = re.findall(r"^\| 100 \| rk-unet ([^|]+) \| [^|]+ \| ([\d.]+) \| ([\d.]+) \|", text,
+                       re.M)
+    assert len(swept) == 4
+    assert re.search(r"Within 1 point of clean accuracy for both clean-digit classifiers: ", text)
     sweep = re.findall(r"^\| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", text,
                        re.M)
     assert {int(r[0]) for r in sweep} >= set(exp.TINY.sigmas)
