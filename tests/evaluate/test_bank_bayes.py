@@ -85,3 +85,8 @@ def test_bad_input_is_a_clear_error(kwargs, match):
     args.update(kwargs)
     with pytest.raises(RestorekitError, match=match):
         bank_bayes_predict(**args)
+
+
+def test_accuracy_needs_one_label_per_noisy_image():
+    with pytest.raises(RestorekitError, match="labels"):
+        bank_bayes_accuracy(np.zeros((3, 4)), [0, 1], np.zeros((2, 4)), [0, 1], 0.5)
