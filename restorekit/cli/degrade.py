@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from restorekit.cli.batch import run_batch
-from restorekit.cli.files import plan_jobs
+from restorekit.cli.files import check_side_output, plan_jobs
 from restorekit.cli.state import get_state
 
 
@@ -70,6 +70,10 @@ def degrade_command(inputs: tuple[str, ...], output: str | None, spec: str, seed
     state = get_state()
     jobs = plan_jobs(list(inputs), output, suffix="degraded", recursive=recursive,
                      output_ext=f".{ext}" if ext else None)
+    if params_path:
+        check_side_output(params_path, "--params", overwrite=overwrite,
+                          inputs=[job.source for job in jobs],
+                          outputs=[job.target for job in jobs if job.target is not None])
     index = {job.source: i for i, job in enumerate(jobs)}
     records: dict[str, Any] = {}
 

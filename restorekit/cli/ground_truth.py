@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from restorekit.cli.files import expand_inputs
+from restorekit.cli.files import check_side_output, expand_inputs
 from restorekit.cli.state import get_state
 from restorekit.errors import RestorekitError
 
@@ -28,21 +28,10 @@ def _check_output(out: Path, sources: list[Path], overwrite: bool,
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise RestorekitError(f"-o {out}: unsupported suffix '{out.suffix}' "
                               f"(use one of {', '.join(IMAGE_SUFFIXES)})")
-    resolved = {s.resolve() for s in sources}
-    for path, what in ((out, "-o"), (report_path, "--report")):
-        if path is None:
-            continue
-        if path.resolve() in resolved:
-            raise RestorekitError(f"{what} {path} is one of the input frames; refusing to "
-                                  "overwrite an input")
-        if path.is_dir():
-            raise RestorekitError(f"{what} {path} is a folder; give a file name")
-        if not path.parent.resolve().is_dir():
-            raise RestorekitError(f"{what} {path}: folder {path.parent} does not exist")
-        if path.exists() and not overwrite:
-            raise RestorekitError(f"{what} {path} already exists (use --overwrite)")
-    if report_path is not None and report_path.resolve() == out.resolve():
-        raise RestorekitError("--report and -o name the same file")
+    check_side_output(out, "-o", inputs=sources, overwrite=overwrite)
+    if report_path is not None:
+        check_side_output(report_path, "--report", inputs=sources, outputs=[out],
+                          overwrite=overwrite)
 
 
 @click.command("ground-truth")

@@ -79,9 +79,11 @@ def _sweep_images(inputs: tuple[str, ...]) -> list[Path]:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also write a bar chart of mean PSNR as PNG.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
 def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
                       datasets: tuple[str, ...], seed: int, y_channel: bool, crop_border: int,
-                      limit: int | None, per_image: bool, fmt: str, plot: str | None) -> int:
+                      limit: int | None, per_image: bool, fmt: str, plot: str | None,
+                      overwrite: bool) -> int:
     """Mean PSNR/SSIM/seconds of every --method on every --degradation of every --dataset.
 
     The degraded input is scored as "(input)". Noise is seeded per image and degradation, so
@@ -90,6 +92,11 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
     """
     from restorekit.evaluate.benchmark import run_benchmark, summarize
 
+    if plot:
+        from restorekit.cli.files import check_side_output, expand_inputs
+
+        check_side_output(plot, "--plot", overwrite=overwrite,
+                          inputs=[p for p, _ in expand_inputs(list(datasets))])
     named: dict[str, str] = {}
     for d in datasets:
         name = Path(d).resolve().name or d
@@ -122,8 +129,10 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also write PSNR (restored and input) against the value as PNG.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
 def sweep_command(images: tuple[str, ...], method: str, spec: str, values_text: str, seed: int,
-                  y_channel: bool, crop_border: int, fmt: str, plot: str | None) -> int:
+                  y_channel: bool, crop_border: int, fmt: str, plot: str | None,
+                  overwrite: bool) -> int:
     """Mean PSNR/SSIM of --method on IMAGES (files or folders) for each of --values in --spec.
 
     Unreadable images are skipped and named after the table (exit code 1).
@@ -131,8 +140,13 @@ def sweep_command(images: tuple[str, ...], method: str, spec: str, values_text: 
     from restorekit.evaluate.sweep import sweep
 
     values = _parse_values(values_text)
+    files = _sweep_images(images)
+    if plot:
+        from restorekit.cli.files import check_side_output
+
+        check_side_output(plot, "--plot", inputs=files, overwrite=overwrite)
     unreadable = _Unreadable()
-    rows = sweep(method, spec, values, _sweep_images(images), seed=seed, y_channel=y_channel,
+    rows = sweep(method, spec, values, files, seed=seed, y_channel=y_channel,
                  crop_border=crop_border, include_input=True, progress=_progress("Sweep"),
                  on_skip=unreadable)
     click.echo(format_table(rows, fmt))
@@ -148,10 +162,13 @@ def sweep_command(images: tuple[str, ...], method: str, spec: str, values_text: 
 @click.argument("log_csv", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               help="PNG file to write.")
-def plot_loss_command(log_csv: str, output: str) -> int:
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def plot_loss_command(log_csv: str, output: str, overwrite: bool) -> int:
     """Plot loss vs step of a training LOG_CSV with a fitted a + b ln(step) trend."""
+    from restorekit.cli.files import check_side_output
     from restorekit.evaluate.report import plot_loss_curve
 
+    check_side_output(output, "-o", inputs=[Path(log_csv)], overwrite=overwrite)
     fit = plot_loss_curve(log_csv, output)
     if fit is not None:
         click.echo(f"trend: loss = {fit[0]:.6g} {'+' if fit[1] >= 0 else '-'} "

@@ -210,6 +210,47 @@ def test_degrade_spec_seed_and_bad_spec(tmp_path: Path) -> None:
     assert not (tmp_path / "z.png").exists()
 
 
+def test_degrade_params_file_never_replaces_an_input_or_an_existing_file(tmp_path: Path
+                                                                         ) -> None:
+    src = tmp_path / "c.png"
+    noisy_png(src)
+    before = src.read_bytes()
+    out = tmp_path / "d.png"
+    for params, what in ((src, "overwrite an input"), (out, "also an output"),
+                         (tmp_path / "no" / "p.json", "does not exist")):
+        line = one_error_line(run("degrade", str(src), "-s", "gaussian:sigma=10",
+                                  "--params", str(params), "-o", str(out), "--overwrite"))
+        assert what in line and not out.exists()
+    assert src.read_bytes() == before
+    params = tmp_path / "p.json"
+    params.write_text("keep")
+    assert "already exists" in one_error_line(run(
+        "degrade", str(src), "-s", "gaussian:sigma=10", "--params", str(params), "-o", str(out)))
+    assert params.read_text() == "keep" and not out.exists()
+    proc = run("degrade", str(src), "-s", "gaussian:sigma=10", "--params", str(params),
+               "-o", str(out), "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(params.read_text())["spec"] == "gaussian:sigma=10" and out.exists()
+
+
+def test_restoring_a_folder_again_replaces_or_skips_its_earlier_outputs(tmp_path: Path
+                                                                       ) -> None:
+    folder = tmp_path / "b"
+    folder.mkdir()
+    noisy_png(folder / "gray.png")
+    noisy_png(folder / "rgb.png", rgb=True)
+    assert run("-q", "restore", str(folder), "-m", "median").returncode == 0
+    first = sorted(p.name for p in folder.iterdir())
+    assert first == ["gray.png", "gray_restored.png", "rgb.png", "rgb_restored.png"]
+    again = run("-q", "restore", str(folder), "-m", "median")  # outputs exist: named, not redone
+    assert again.returncode != 0 and "--overwrite" in again.stderr
+    assert "would overwrite an input" not in again.stderr
+    for flag in ("--skip-existing", "--overwrite"):
+        proc = run("-q", "restore", str(folder), "-m", "median", flag)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(p.name for p in folder.iterdir()) == first
+
+
 @pytest.mark.parametrize("rgb", [False, True])
 def test_degrade_to_jpeg_keeps_the_spec_quality(tmp_path: Path, rgb: bool) -> None:
     from restorekit.degrade import parse_spec

@@ -128,3 +128,29 @@ def test_plot_loss(tmp_path: Path) -> None:
         assert im.format == "PNG"
     res = _run(plot_loss_command, [str(tmp_path / "missing.csv"), "-o", str(out)])
     assert isinstance(res.exception, RestorekitError)
+
+
+def test_plot_never_replaces_an_input_or_an_existing_file(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "ds")
+    image = data / "im0.png"
+    before = image.read_bytes()
+    base = ["-m", "identity", "-d", "gaussian:sigma=15", "--dataset", str(data)]
+    for plot, what in ((image, "overwrite an input"), (tmp_path / "no" / "p.png", "not exist")):
+        res = _run(benchmark_command, [*base, "--plot", str(plot), "--overwrite"])
+        assert isinstance(res.exception, RestorekitError) and what in str(res.exception)
+    res = _run(sweep_command, [str(image), "-m", "identity", "--spec", "gaussian:sigma={}",
+                               "--values", "5", "--plot", str(image), "--overwrite"])
+    assert isinstance(res.exception, RestorekitError)
+    assert "overwrite an input" in str(res.exception)
+    log = tmp_path / "log.csv"
+    log.write_text("step,loss\n1,0.5\n2,0.4\n")
+    res = _run(plot_loss_command, [str(log), "-o", str(log), "--overwrite"])
+    assert isinstance(res.exception, RestorekitError) and log.read_text().startswith("step")
+    assert image.read_bytes() == before
+    plot = tmp_path / "p.png"
+    plot.write_bytes(b"keep")
+    res = _run(benchmark_command, [*base, "--plot", str(plot)])
+    assert "already exists" in str(res.exception) and plot.read_bytes() == b"keep"
+    assert _run(benchmark_command, [*base, "--plot", str(plot), "--overwrite"]).exit_code == 0
+    with Image.open(plot) as im:
+        assert im.format == "PNG"
