@@ -86,7 +86,8 @@ BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "real-rgb": "bm3d", 
 
 
 def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]:
-    """The shipped models to score for a group: its default, plus the gray model per channel."""
+    """The shipped models to score for a group: its default, plus the gray model per channel
+    (and, for gray JPEG, the other shipped deblockers: the quality 10-20 specialist)."""
     import restorekit.zoo as zoo
 
     if group == "real-rgb":  # every shipped denoiser, Gaussian or real-noise
@@ -98,6 +99,9 @@ def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]
             names.append(name)
     if not names:
         return names
+    if group == "jpeg":
+        names += [m.name for m in zoo.zoo_models().values()
+                  if m.task == "jpeg" and m.name not in names]
     return names[:1] + ([f"{names[0]}{X8}"] if x8 else []) + names[1:]
 
 

@@ -91,15 +91,16 @@ def default_model(task: str, channels: int, scale: int | None = None) -> str | N
     """The shipped model ``restorekit restore`` uses for ``task`` on ``channels``-channel images.
 
     A model marked default for exactly these channels wins; else any model for the task that
-    takes these channels; else a gray model (run per channel) for colour images. None if the
-    zoo has nothing for the task.
+    takes these channels; else a gray model (run per channel) for colour images. Within each
+    tier a model marked default (for other channels) comes before a specialist. None if the zoo
+    has nothing for the task.
     """
     candidates = [m for m in zoo_models().values()
                   if m.task == task and (scale is None or not m.scales or scale in m.scales)]
     for test in (lambda m: m.default and channels in m.channels,
                  lambda m: channels in m.channels,
                  lambda m: 1 in m.channels):
-        matches = [m for m in candidates if test(m)]
+        matches = sorted((m for m in candidates if test(m)), key=lambda m: not m.default)
         if matches:
             return matches[0].name
     return None

@@ -111,6 +111,17 @@ def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: P
     assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
 
 
+
+def test_colour_falls_back_to_the_default_gray_model_not_a_specialist(
+        temp_zoo: Path, tmp_path: Path) -> None:
+    _fake_run(tmp_path / "run", step=100, steps=100)
+    common = dict(task="denoise", data="synthetic", licence="CC0", config_file="x.toml",
+                  zoo_dir=temp_zoo)
+    publish(tmp_path / "run", name="b-default", default=True, **common)
+    publish(tmp_path / "run", name="a-specialist", **common)  # listed first, not default
+    assert zoo.default_model("denoise", 1) == "b-default"
+    assert zoo.default_model("denoise", 3) == "b-default"  # gray, run per channel
+
 def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
         temp_zoo: Path, tmp_path: Path, gray_image: np.ndarray) -> None:
     from restorekit.io import write_image
