@@ -111,7 +111,6 @@ def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: P
     assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
 
 
-
 def test_colour_falls_back_to_the_default_gray_model_not_a_specialist(
         temp_zoo: Path, tmp_path: Path) -> None:
     _fake_run(tmp_path / "run", step=100, steps=100)
@@ -121,6 +120,7 @@ def test_colour_falls_back_to_the_default_gray_model_not_a_specialist(
     publish(tmp_path / "run", name="a-specialist", **common)  # listed first, not default
     assert zoo.default_model("denoise", 1) == "b-default"
     assert zoo.default_model("denoise", 3) == "b-default"  # gray, run per channel
+
 
 def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
         temp_zoo: Path, tmp_path: Path, gray_image: np.ndarray) -> None:
