@@ -199,6 +199,18 @@ def test_cli_export_onnx_uses_weights_and_refuses_overwrite(weights: Path,
     assert_close(run_onnx(out, x), torch_out(net, x))
 
 
+
+def test_cli_export_never_writes_over_the_weights_it_exports(weights: Path,
+                                                            tmp_path: Path) -> None:
+    before = weights.read_bytes()
+    for target in (weights, weights.with_suffix(".json"),
+                   tmp_path / "sub" / ".." / weights.name):
+        proc = cli("export", "dncnn", "--weights", str(weights), "--format", "onnx",
+                   "-o", str(target), "--overwrite")
+        assert proc.returncode != 0 and "refusing to overwrite an input" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert weights.read_bytes() == before
+
 def test_cli_export_torchscript(weights: Path, tmp_path: Path) -> None:
     out = tmp_path / "dncnn.pt"
     proc = cli("export", "dncnn", "--weights", str(weights), "--format", "torchscript",

@@ -69,9 +69,15 @@ def export_command(name: str, weights: str | None, fmt: str, output: str,
     from restorekit.errors import ImageWriteError
     from restorekit.export import export_module
     from restorekit.restorers.base import build_net
-    from restorekit.weights import load_weights, read_card
+    from restorekit.weights import card_path, load_weights, read_card
     from restorekit.zoo import load_zoo_restorer, zoo_models
 
+    source = (Path(weights) if weights else
+              zoo_models()[name].weights if name in zoo_models() else None)
+    if source is not None and Path(output).resolve() in {source.resolve(),
+                                                         card_path(source).resolve()}:
+        raise RestorekitError(f"-o {output} is the weights being exported (or their card); "
+                              "refusing to overwrite an input, even with --overwrite")
     if Path(output).exists() and not overwrite:
         raise ImageWriteError(f"output {output} exists (use --overwrite)")
     config = parse_options(options)

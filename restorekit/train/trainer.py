@@ -364,7 +364,16 @@ class Trainer:
         return torch.bfloat16 if mode == "bf16" else torch.float16
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        self.net.load_state_dict(ckpt["model"])
+        try:
+            self.net.load_state_dict(ckpt["model"])
+        except RuntimeError:
+            model = self.config.model
+            was = (ckpt.get("config") or {}).get("model") or {}
+            raise RestorekitError(
+                f"the checkpoint in {self.config.train.out_dir} was written for another model "
+                f"({was.get('name', '?')} {was.get('config', {})}, this config: {model.name} "
+                f"{model.config}); resume with its config or choose another train.out_dir"
+            ) from None
         if self.ema_net is not None:
             self.ema_net.load_state_dict(ckpt["ema"] if ckpt.get("ema") else ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])

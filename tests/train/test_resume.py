@@ -105,6 +105,15 @@ def test_existing_run_needs_resume(make_config) -> None:
     assert again.step == 4 and any("already trained" in m for m in messages)
 
 
+
+def test_resuming_another_models_checkpoint_is_one_clear_error(make_config) -> None:
+    train(make_config(train={"steps": 4}), quiet=True, stop_at=2)
+    other = make_config(model={"name": "dncnn", "config": {"depth": 3, "channels": 16}},
+                        train={"steps": 4})
+    with pytest.raises(RestorekitError, match="written for another model") as exc:
+        Trainer(other, resume=True).run()
+    assert "\n" not in str(exc.value) and "choose another train.out_dir" in str(exc.value)
+
 def test_rng_state_round_trip() -> None:
     import random
 
