@@ -46,9 +46,12 @@ class ReproContext:
                overrides: tuple[str, ...] | list[str] = ()) -> ReproContext:
         if budget not in BUDGETS:
             raise RestorekitError(f"budget must be one of {', '.join(BUDGETS)}, not {budget!r}")
-        if data_root is None:
-            from restorekit.train.config import data_dir
+        from restorekit.train.config import ExperimentConfig, apply_overrides, data_dir
 
+        # Syntax, keys and types of --set fail here, before any training or folder; the
+        # model.config.* keys depend on the network and are checked when each config loads.
+        apply_overrides(ExperimentConfig(), list(overrides))
+        if data_root is None:
             data_root = data_dir()
         ctx = cls(name=name, budget=budget, out=Path(out), seed=seed,  # type: ignore[arg-type]
                   device=device, quiet=quiet, data_root=Path(data_root),

@@ -82,10 +82,13 @@ def test_set_overrides_every_training_config_and_gets_its_own_work_folder(
                                   quiet=True, data_root=tmp_path,
                                   overrides=["train.threads=1"])
     assert threads.work == plain.work  # a speed-only override reuses the same runs
-    with pytest.raises(RestorekitError):
-        ReproContext.create("toy", budget="quick", out=tmp_path, seed=0, device="cpu",
-                            quiet=True, data_root=tmp_path,
-                            overrides=["train.nope=1"]).load_config(config, resolve=False)
+    for bad, message in [("train.nope=1", "unknown config key"), ("train.steps", "KEY=VALUE"),
+                         ("train.steps=abc", "expected int")]:
+        out = tmp_path / "bad"
+        with pytest.raises(RestorekitError, match=message):  # before any folder is made
+            ReproContext.create("toy", budget="quick", out=out, seed=0, device="cpu",
+                                quiet=True, data_root=tmp_path, overrides=[bad])
+        assert not out.exists()
 
 
 def test_cli_records_set_in_the_regenerate_command(toy_experiment: str, tmp_path: Path) -> None:
