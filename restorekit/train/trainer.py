@@ -248,6 +248,10 @@ class Trainer:
         # Collectives run on CPU tensors with gloo, on the GPU with NCCL.
         self._comm_device = self.device if self.device.type == "cuda" else None
 
+        blocking = next((p for p in (self.out_dir, *self.out_dir.parents) if p.is_file()), None)
+        if blocking is not None:
+            raise RestorekitError(f"train.out_dir {self.out_dir}: {blocking} is a file, "
+                                  "not a folder")
         self.ckpt: dict[str, Any] | None = None
         if self.checkpoint_path.is_file():
             if not self.resume:

@@ -114,6 +114,16 @@ def test_resuming_another_models_checkpoint_is_one_clear_error(make_config) -> N
         Trainer(other, resume=True).run()
     assert "\n" not in str(exc.value) and "choose another train.out_dir" in str(exc.value)
 
+
+def test_out_dir_under_a_file_is_one_clear_error(make_config, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for out in (afile, afile / "sub"):
+        cfg = make_config(train={"steps": 2, "out_dir": str(out)})
+        with pytest.raises(RestorekitError, match="afile is a file, not a folder"):
+            train(cfg, quiet=True)
+    assert afile.read_text() == "not a folder"
+
 def test_rng_state_round_trip() -> None:
     import random
 
