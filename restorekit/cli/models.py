@@ -72,8 +72,8 @@ def export_command(name: str, weights: str | None, fmt: str, output: str,
     from restorekit.weights import card_path, load_weights, read_card
     from restorekit.zoo import load_zoo_restorer, zoo_models
 
-    source = (Path(weights) if weights else
-              zoo_models()[name].weights if name in zoo_models() else None)
+    shipped = zoo_models().get(name)
+    source = Path(weights) if weights else shipped.weights if shipped else None
     if source is not None and Path(output).resolve() in {source.resolve(),
                                                          card_path(source).resolve()}:
         raise RestorekitError(f"-o {output} is the weights being exported (or their card); "
@@ -81,7 +81,7 @@ def export_command(name: str, weights: str | None, fmt: str, output: str,
     if Path(output).exists() and not overwrite:
         raise ImageWriteError(f"output {output} exists (use --overwrite)")
     config = parse_options(options)
-    if weights is None and name in zoo_models():
+    if weights is None and shipped:
         if config:
             raise RestorekitError(f"{name} is a shipped model: its architecture is fixed "
                                   "(--set applies to a network name)")
