@@ -103,9 +103,25 @@ def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str,
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def load_weights(module: Any, path: str | Path, *, sha256: str | None = None) -> None:
-    """Load weights into ``module``; any mismatch is one clear :class:`WeightsError`."""
+def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
+                 grow: bool = False) -> None:
+    """Load weights into ``module``; any mismatch is one clear :class:`WeightsError`.
+
+    ``grow=True`` loads the weights of a smaller net of the same family into a larger one
+    through the module's ``grow_from(state)`` (which keeps the smaller net's function, so
+    fine-tuning starts from its quality); a module without that method is a WeightsError.
+    """
     state = load_state_dict(path, sha256=sha256)
+    if grow:
+        grow_from = getattr(module, "grow_from", None)
+        if grow_from is None:
+            raise WeightsError(f"{type(module).__name__} cannot be grown from smaller weights "
+                               "(it has no grow_from); drop the grow option")
+        try:
+            grow_from(state)
+        except ValueError as exc:
+            raise WeightsError(f"{path}: {exc}") from None
+        return
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

@@ -17,7 +17,7 @@ Ideas used, each from its paper:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -153,6 +153,37 @@ class RKUNet(nn.Module):
             nn.init.zeros_(self.tail.weight)
             if self.tail.bias is not None:
                 nn.init.zeros_(self.tail.bias)
+
+    def grow_from(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Load a smaller rk-unet's weights so this net computes exactly what it did.
+
+        Function-preserving growth in depth ("Net2DeeperNet", Chen, Goodfellow, Shlens,
+        "Net2Net: Accelerating Learning via Knowledge Transfer", ICLR 2016): each stage's
+        blocks come first from ``state``; every extra residual block starts with its second
+        conv at zero, so it is the identity; biases ``state`` lacks (a bias-free net grown into
+        ``bias=True``) start at zero. Widths, levels and ``noise_map`` must match. Fine-tuning
+        a grown net starts from the smaller net's quality with more capacity to spend.
+        """
+        own = self.state_dict()
+        unexpected = sorted(set(state) - set(own))
+        if unexpected:
+            raise ValueError(f"weights hold {len(unexpected)} tensors this rk-unet lacks (e.g. "
+                             f"{unexpected[0]}): it can only grow (more blocks, biases), not "
+                             "shrink or change levels")
+        for key, value in state.items():
+            if tuple(value.shape) != tuple(own[key].shape):
+                raise ValueError(f"{key} is {tuple(value.shape)} in the weights and "
+                                 f"{tuple(own[key].shape)} here: widths, levels and noise_map "
+                                 "must match to grow")
+        grown = dict(own)
+        grown.update(state)
+        for key in set(own) - set(state):
+            if key.endswith(".bias") or key.endswith(".conv2.weight"):
+                grown[key] = torch.zeros_like(own[key])
+            elif not key.endswith(".conv1.weight"):  # a new block's first conv keeps its init
+                raise ValueError(f"{key} is missing from the weights and is not part of an "
+                                 "extra residual block or a bias")
+        self.load_state_dict(grown)
 
     def _sigma_map(self, sigma: float | torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         n, _, h, w = z.shape

@@ -93,6 +93,8 @@ class TrainConfig:
     ``runs/<name>``. ``threads`` sets torch's CPU threads for the process (0 = torch's default).
     ``init_weights`` starts a fresh run from trained weights (a ``.safetensors`` file or a
     shipped model's name) instead of a random init: fine-tuning; a resumed run ignores it.
+    ``init_grow`` loads ``init_weights`` of a smaller net of the same family into this larger
+    one, keeping its function (rk-unet: more blocks per level, biases; see ``grow_from``).
     """
 
     steps: int = 1000
@@ -121,6 +123,7 @@ class TrainConfig:
     tensorboard: bool = True
     threads: int = 0
     init_weights: str = ""
+    init_grow: bool = False
 
 
 @dataclass

@@ -347,8 +347,9 @@ class Trainer:
             path = Path(source)
             card = read_card(path) if path.is_file() else None
             sha256 = card.get("sha256") if card else None
-        load_weights(self.net, path, sha256=sha256)
-        self.status(f"initialised from {source}")
+        grow = self.config.train.init_grow
+        load_weights(self.net, path, sha256=sha256, grow=grow)
+        self.status(f"initialised from {source}{' (grown)' if grow else ''}")
 
     def _amp_dtype(self) -> torch.dtype | None:
         """Autocast dtype: ``auto`` = bf16 (else fp16) on CUDA, float32 elsewhere (fastest on

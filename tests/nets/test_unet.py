@@ -130,3 +130,29 @@ def test_zero_tail_starts_as_identity_and_still_learns(bias: bool) -> None:
     assert not torch.equal(tiny(bias=bias)(x, 0.1), x)  # the default init is not
     net(x, 0.1).sub(0.5).square().mean().backward()
     assert net.tail.weight.grad.abs().sum() > 0  # the first step moves the tail
+
+
+def test_grow_from_keeps_the_smaller_nets_function_and_then_learns() -> None:
+    torch.manual_seed(0)
+    small = RKUNet(channels=(8, 16), num_blocks=1, noise_map=False)
+    big = RKUNet(channels=(8, 16), num_blocks=(2, 3), noise_map=False, bias=True)
+    x = torch.rand(2, 1, 19, 23)
+    assert not torch.allclose(big(x), small(x))
+    big.grow_from(small.state_dict())
+    assert torch.allclose(big(x), small(x), atol=1e-6)
+    big(x).sub(0.5).square().mean().backward()
+    new_block = big.bottleneck[2]
+    assert new_block.conv2.weight.grad.abs().sum() > 0  # the zeroed blocks do train
+    assert big.head.bias.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("other", [
+    {"channels": (8, 24), "num_blocks": 1},             # another width
+    {"channels": (8, 16, 32), "num_blocks": 1},         # another number of levels
+    {"channels": (8, 16), "num_blocks": 3},             # deeper than the net it should grow
+    {"channels": (8, 16), "num_blocks": 1, "bias": True},  # biases the bias-free net lacks
+])
+def test_grow_from_refuses_what_it_cannot_grow(other: dict) -> None:
+    net = RKUNet(channels=(8, 16), num_blocks=2, noise_map=False)
+    with pytest.raises(ValueError, match="grow"):
+        net.grow_from(RKUNet(noise_map=False, **other).state_dict())

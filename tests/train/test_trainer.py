@@ -237,3 +237,21 @@ def test_init_weights_fine_tunes_from_trained_weights(make_config) -> None:
     with pytest.raises(RestorekitError, match="sha256"):
         _set_up(Trainer(make_config("bad", train={"init_weights": str(first.weights)}),
                         quiet=True))
+
+
+def test_init_grow_starts_a_deeper_net_from_a_smaller_ones_weights(make_config) -> None:
+    unet = {"name": "rk-unet", "config": {"channels": [8, 16], "num_blocks": 1,
+                                          "noise_map": False}}
+    first = train(make_config(model=unet, train={"steps": 2}), quiet=True)
+    deeper = {**unet, "config": {**unet["config"], "num_blocks": [2, 2], "bias": True}}
+    grown = _set_up(Trainer(make_config("grown", model=deeper, train={
+        "init_weights": str(first.weights), "init_grow": True}), quiet=True))
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(grown.net(x), first.model.cpu()(x), atol=1e-6)
+    with pytest.raises(RestorekitError, match="do not match"):  # without init_grow
+        _set_up(Trainer(make_config("plain", model=deeper,
+                                    train={"init_weights": str(first.weights)}), quiet=True))
+    with pytest.raises(RestorekitError, match="cannot be grown"):
+        _set_up(Trainer(make_config("dncnn", train={"init_weights": str(first.weights),
+                                                    "init_grow": True}), quiet=True))
