@@ -17,6 +17,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+from restorekit.errors import RestorekitError
+
 _SWEPT_FOLDERS: set[str] = set()
 HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
@@ -93,10 +95,22 @@ def remove_stale_temps(path: str | Path) -> None:
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(temp_path)`` then move the temp file to ``path`` in one rename."""
+    """Call ``write(temp_path)`` then move the temp file to ``path`` in one rename.
+
+    The folder is first probed by creating and removing the (random) temp name, so a folder
+    that takes no new files is one clear :class:`RestorekitError` whatever library then writes,
+    and writers that create their file exclusively still can.
+    """
     path = Path(path)
     remove_stale_temps(path)
     tmp = temp_path(path)
+    try:
+        with open(tmp, "xb"):
+            pass
+        tmp.unlink()
+    except OSError as exc:
+        raise RestorekitError(f"cannot write {path}: cannot create a file in "
+                              f"'{path.parent}': {exc.strerror or exc}") from None
     try:
         write(str(tmp))
         os.chmod(tmp, 0o666 & ~_UMASK)  # some writers create 0600 files; give normal permissions

@@ -203,3 +203,13 @@ def test_atomic_writes_get_normal_permissions(tmp_path) -> None:
     import restorekit.atomic as atomic
 
     assert path.stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
+
+
+def test_atomic_write_into_a_folder_that_takes_no_files_is_one_clear_error(tmp_path) -> None:
+    from restorekit.atomic import atomic_write
+    from restorekit.errors import RestorekitError
+
+    called = []
+    with pytest.raises(RestorekitError, match="cannot create a file in"):
+        atomic_write(tmp_path / "missing" / "f.bin", lambda tmp: called.append(tmp))
+    assert not called  # the writer never ran

@@ -185,7 +185,8 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
 
 
 def parse_literal(text: str) -> Any:
-    """A ``--set`` value without a known type: JSON/list syntax, number, bool, none, else text."""
+    """A ``--set`` value without a known type: number, bool, none, a list or table (JSON, TOML
+    inline ``{a = 1}``, or YAML flow ``{a: 1}``, ``[flip, rot]``), else the text."""
     s = text.strip()
     low = s.lower()
     if low in ("true", "false"):
@@ -201,13 +202,31 @@ def parse_literal(text: str) -> Any:
         try:
             return json.loads(s)
         except json.JSONDecodeError:
-            import yaml  # flow style is forgiving: [flip, rot], {a: 1}
+            pass
+        tomllib = _tomllib()
+        try:  # the config files' own syntax: {num_blocks = 2}
+            return tomllib.loads(f"v = {s}")["v"]
+        except tomllib.TOMLDecodeError:
+            pass
+        import yaml  # flow style is forgiving: [flip, rot], {a: 1}
 
-            try:
-                return yaml.safe_load(s)
-            except yaml.YAMLError:
-                pass
+        try:
+            value = yaml.safe_load(s)
+        except yaml.YAMLError:
+            return text
+        if isinstance(value, dict) and any(v is None and "=" in str(k) for k, v in value.items()):
+            raise RestorekitError(f"cannot read {text!r}: write a table as {{key = value}} "
+                                  "(TOML) or {\"key\": value} (JSON)")
+        return value
     return text
+
+
+def _tomllib() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
 
 
 def coerce(value: Any, tp: Any, key: str) -> Any:
@@ -415,10 +434,7 @@ def _read(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise RestorekitError(f"cannot read config {path}: {exc.strerror or exc}") from None
     if suffix == ".toml":
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - Python 3.10
-            import tomli as tomllib
+        tomllib = _tomllib()
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -89,6 +89,19 @@ def test_overrides_are_coerced_to_the_field_type() -> None:
     assert cfg.data.degradation == "gaussian:sigma=50"
 
 
+@pytest.mark.parametrize("text", ['{depth = 2, channels = [8, 16]}',  # TOML, as in the files
+                                  '{"depth": 2, "channels": [8, 16]}',  # JSON
+                                  "{depth: 2, channels: [8, 16]}"])     # YAML flow
+def test_a_table_override_reads_in_toml_json_or_yaml(text: str) -> None:
+    cfg = apply_overrides(ExperimentConfig(), [f"model.config={text}"])
+    assert cfg.model.config == {"depth": 2, "channels": [8, 16]}
+
+
+def test_a_table_yaml_would_misread_is_an_error_not_a_silent_key() -> None:
+    with pytest.raises(RestorekitError, match="write a table as"):
+        apply_overrides(ExperimentConfig(), ["model.config={depth=2, extra}"])
+
+
 def test_unknown_keys_name_the_key_and_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(RestorekitError, match=r"train\.lrr.*did you mean 'lr'.*batch_size"):
         apply_overrides(ExperimentConfig(), ["train.lrr=1"])
