@@ -16,8 +16,9 @@ degradation seeded by image index, Gaussian noise not clipped, PSNR/SSIM of the 
 - super-resolution, Set5 on Y, x2 / x3 / x4, border of the scale cropped: bicubic vs the SR model.
 
 Networks are scored blind (noise level estimated) and, when they take one, with the true sigma;
-each group's default model also with x8 self-ensemble (``NAME+x8``, ``--self-ensemble`` on the
-command line: the mean over 8 flips and rotations, 8 times the compute).
+each group's default model (and the gray JPEG specialist) also with x8 self-ensemble
+(``NAME+x8``, ``--self-ensemble`` on the command line: the mean over 8 flips and rotations, 8
+times the compute).
 Rows are cached in ``docs/benchmarks/zoo_quality.json`` under the method, the case and the
 weights' sha256, so the slow classical baselines run once and a republished model is re-measured.
 Prints a table and writes ``docs/benchmarks/zoo_quality.md``::
@@ -87,7 +88,8 @@ BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "real-rgb": "bm3d", 
 
 def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]:
     """The shipped models to score for a group: its default, plus the gray model per channel
-    (and, for gray JPEG, the other shipped deblockers: the quality 10-20 specialist)."""
+    (and, for gray JPEG, the other shipped deblockers: the quality 10-20 specialist); the
+    default and those other deblockers also with x8 self-ensemble when ``x8``."""
     import restorekit.zoo as zoo
 
     if group == "real-rgb":  # every shipped denoiser, Gaussian or real-noise
@@ -99,10 +101,14 @@ def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]
             names.append(name)
     if not names:
         return names
+    ensembled = names[:1]
     if group == "jpeg":
-        names += [m.name for m in zoo.zoo_models().values()
+        others = [m.name for m in zoo.zoo_models().values()
                   if m.task == "jpeg" and m.name not in names]
-    return names[:1] + ([f"{names[0]}{X8}"] if x8 else []) + names[1:]
+        names += others
+        ensembled += others
+    return [m for name in names for m in ([name, f"{name}{X8}"] if x8 and name in ensembled
+                                          else [name])]
 
 
 def _measure(method: str, case: Case, data: Path) -> dict[str, Any]:
