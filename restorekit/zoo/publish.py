@@ -160,6 +160,8 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
               else f"interim snapshot at step {info['step']} of {info['total_steps']}")
     training = {**info, "config_file": config_file,
                 "command": f"restorekit train {config_file}", "seed": config["train"]["seed"]}
+    if config["train"].get("init_grow"):
+        training["grown"] = True  # a smaller net's weights loaded into this one (grow_from)
     if earlier:
         training["after"] = earlier
     card = {
@@ -213,8 +215,10 @@ def _recipe(training: dict[str, Any]) -> str:
         return parts[0] + " of training on 2 CPU cores"
     steps = sum(int(t.get("step", 0)) for t in stages)
     hours = sum(t.get("train_seconds", 0) for t in stages) / 3600
-    return (" then fine-tuned: ".join(parts) + f" ({steps} steps, {hours:.1f} h of training "
-            "on 2 CPU cores in all)")
+    text = parts[0] + "".join(
+        (" then grown and fine-tuned: " if t.get("grown") else " then fine-tuned: ") + part
+        for t, part in zip(stages[1:], parts[1:], strict=True))
+    return text + f" ({steps} steps, {hours:.1f} h of training on 2 CPU cores in all)"
 
 
 def _protocol(specs: Sequence[str], y_channel: bool, crop_border: int | str) -> str:

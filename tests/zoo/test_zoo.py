@@ -75,11 +75,11 @@ def test_unknown_name_and_corrupt_weights_are_refused(temp_zoo: Path) -> None:
         zoo.load_zoo_restorer(SHIPPED, device="cpu")
 
 
-def _fake_run(run_dir: Path, step: int, steps: int) -> None:
+def _fake_run(run_dir: Path, step: int, steps: int, **train: object) -> None:
     """A checkpoint as the trainer writes it, for a tiny DnCNN."""
     config = {"name": "tiny", "description": "tiny dncnn",
               "model": {"name": "dncnn", "config": {"depth": 3, "channels": 8}},
-              "train": {"steps": steps, "seed": 3}}
+              "train": {"steps": steps, "seed": 3, **train}}
     torch.manual_seed(0)
     net = build_net("dncnn", depth=3, channels=8)
     ema = {k: v + 0.0 for k, v in net.state_dict().items()}
@@ -134,7 +134,7 @@ def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
                   data_root=tmp_path / "data")
     _fake_run(tmp_path / "stage1", step=100, steps=100)
     first = publish(tmp_path / "stage1", name="tiny-dn", config_file="one.toml", **common)
-    _fake_run(tmp_path / "stage2", step=60, steps=60)
+    _fake_run(tmp_path / "stage2", step=60, steps=60, init_grow=True)
     card_file = publish(tmp_path / "stage2", name="tiny-dn", config_file="two.toml",
                         after=first, storage="int8", **common)  # replaces its first card
     card = json.loads(card_file.read_text())
@@ -144,6 +144,7 @@ def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
                                                                  ("two.toml", 60)]
     recipe = next(line for line in render_zoo_docs().splitlines() if "Recipe" in line)
     assert recipe.index("one.toml") < recipe.index("two.toml") and "160 steps" in recipe
+    assert "then grown and fine-tuned: `two.toml`" in recipe  # stage 2 grew stage 1's net
     with pytest.raises(RestorekitError, match="not a model card"):
         publish(tmp_path / "stage2", name="x", config_file="two.toml",
                 after=tmp_path / "missing.json", **common)
