@@ -157,26 +157,33 @@ class RKUNet(nn.Module):
     def grow_from(self, state: Mapping[str, torch.Tensor]) -> None:
         """Load a smaller rk-unet's weights so this net computes exactly what it did.
 
-        Function-preserving growth in depth ("Net2DeeperNet", Chen, Goodfellow, Shlens,
-        "Net2Net: Accelerating Learning via Knowledge Transfer", ICLR 2016): each stage's
-        blocks come first from ``state``; every extra residual block starts with its second
-        conv at zero, so it is the identity; biases ``state`` lacks (a bias-free net grown into
-        ``bias=True``) start at zero. Widths, levels and ``noise_map`` must match. Fine-tuning
-        a grown net starts from the smaller net's quality with more capacity to spend.
+        Function-preserving growth in depth and width. Deeper ("Net2DeeperNet", Chen,
+        Goodfellow, Shlens, "Net2Net: Accelerating Learning via Knowledge Transfer", ICLR
+        2016): each stage's blocks come first from ``state``; every extra residual block starts
+        with its second conv at zero, so it is the identity. Wider (new units with zero
+        outgoing weights, as GradMax, Evci et al., ICLR 2022): each conv's old weights fill
+        the corner of the wider one, weights that read a new channel start at zero and those
+        that write one keep their random init, so the new channels carry features from the
+        first step while nothing reads them yet. Biases ``state`` lacks (a bias-free net grown
+        into ``bias=True``) start at zero. Levels, image channels and ``noise_map`` must match.
+        Fine-tuning a grown net starts from the smaller net's quality with more capacity.
         """
         own = self.state_dict()
         unexpected = sorted(set(state) - set(own))
         if unexpected:
             raise ValueError(f"weights hold {len(unexpected)} tensors this rk-unet lacks (e.g. "
-                             f"{unexpected[0]}): it can only grow (more blocks, biases), not "
-                             "shrink or change levels")
+                             f"{unexpected[0]}): it can only grow (more blocks, wider levels, "
+                             "biases), not shrink or change levels")
+        fixed = {"head.weight": 1, "tail.weight": 0}  # the image side of the net cannot grow
         for key, value in state.items():
-            if tuple(value.shape) != tuple(own[key].shape):
-                raise ValueError(f"{key} is {tuple(value.shape)} in the weights and "
-                                 f"{tuple(own[key].shape)} here: widths, levels and noise_map "
-                                 "must match to grow")
+            old, new = tuple(value.shape), tuple(own[key].shape)
+            if (len(old) != len(new) or any(a > b for a, b in zip(old, new, strict=True))
+                    or old[2:] != new[2:] or (key in fixed and old[fixed[key]] != new[fixed[key]])):
+                raise ValueError(f"{key} is {old} in the weights and {new} here: it can only "
+                                 "grow wider; levels, image channels and noise_map must match")
         grown = dict(own)
-        grown.update(state)
+        for key, value in state.items():
+            grown[key] = _widen(value, own[key], self._reads_dim(key))
         for key in set(own) - set(state):
             if key.endswith(".bias") or key.endswith(".conv2.weight"):
                 grown[key] = torch.zeros_like(own[key])
@@ -184,6 +191,12 @@ class RKUNet(nn.Module):
                 raise ValueError(f"{key} is missing from the weights and is not part of an "
                                  "extra residual block or a bias")
         self.load_state_dict(grown)
+
+    def _reads_dim(self, key: str) -> int | None:
+        """The weight dimension that indexes input channels (None for a bias)."""
+        if not key.endswith(".weight"):
+            return None
+        return 0 if key.startswith("ups.") else 1  # ConvTranspose2d stores (in, out, kh, kw)
 
     def _sigma_map(self, sigma: float | torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         n, _, h, w = z.shape
@@ -217,6 +230,22 @@ class RKUNet(nn.Module):
             h = dec(up(h) + skip)
         out = F.pixel_shuffle(self.tail(h), 2) + xp
         return crop_to(out, size)
+
+
+def _widen(old: torch.Tensor, init: torch.Tensor, reads: int | None) -> torch.Tensor:
+    """``old`` in the corner of ``init``'s shape; new weights that read a new channel (input
+    dimension ``reads``) and new bias entries are zero, other new weights keep ``init``."""
+    if old.shape == init.shape:
+        return old.clone()
+    out = init.clone()
+    if reads is None:
+        out.zero_()
+    else:
+        new_inputs = [slice(None)] * out.dim()
+        new_inputs[reads] = slice(old.shape[reads], None)
+        out[tuple(new_inputs)] = 0
+    out[tuple(slice(0, n) for n in old.shape)] = old
+    return out
 
 
 def _stage(channels: int, blocks: int, bias: bool) -> nn.Sequential:

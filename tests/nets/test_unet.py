@@ -146,13 +146,28 @@ def test_grow_from_keeps_the_smaller_nets_function_and_then_learns() -> None:
     assert big.head.bias.grad.abs().sum() > 0
 
 
+def test_grow_from_a_narrower_net_keeps_its_function_and_trains_the_new_channels() -> None:
+    torch.manual_seed(0)
+    small = RKUNet(channels=(8, 16), num_blocks=1, noise_map=True)
+    big = RKUNet(channels=(12, 24), num_blocks=(1, 2), noise_map=True, bias=True)
+    x = torch.rand(2, 1, 19, 23)
+    big.grow_from(small.state_dict())
+    assert torch.allclose(big(x, 0.1), small(x, 0.1), atol=1e-6)
+    assert big.head.weight[8:].abs().sum() > 0  # new channels carry features from the start
+    big(x, 0.1).sub(0.5).square().mean().backward()
+    assert big.tail.weight.grad[:, 8:].abs().sum() > 0  # and their readers start to learn
+    assert big.ups[0].weight.grad[16:].abs().sum() > 0  # (ConvTranspose2d: inputs first)
+
+
 @pytest.mark.parametrize("other", [
-    {"channels": (8, 24), "num_blocks": 1},             # another width
+    {"channels": (8, 24), "num_blocks": 1},             # wider than the net it should grow
     {"channels": (8, 16, 32), "num_blocks": 1},         # another number of levels
     {"channels": (8, 16), "num_blocks": 3},             # deeper than the net it should grow
     {"channels": (8, 16), "num_blocks": 1, "bias": True},  # biases the bias-free net lacks
+    {"channels": (8, 16), "num_blocks": 1, "noise_map": True},  # another input
+    {"channels": (8, 16), "num_blocks": 1, "in_channels": 3, "out_channels": 3},
 ])
 def test_grow_from_refuses_what_it_cannot_grow(other: dict) -> None:
     net = RKUNet(channels=(8, 16), num_blocks=2, noise_map=False)
     with pytest.raises(ValueError, match="grow"):
-        net.grow_from(RKUNet(noise_map=False, **other).state_dict())
+        net.grow_from(RKUNet(**{"noise_map": False, **other}).state_dict())
