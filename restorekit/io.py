@@ -6,26 +6,30 @@ file, and :func:`write_image` writes an array back, by default "the same way" as
 
 Rules a caller must know:
 
-* **Formats**: PNG, JPEG, TIFF and BMP, by content when reading and by suffix when writing.
-  Multi-frame files (APNG, multi-page TIFF, MPO) give their first frame.
+* **Formats**: PNG, JPEG, TIFF, BMP and WebP, by content when reading and by suffix when
+  writing. Multi-frame files (APNG, multi-page TIFF, MPO, animated WebP) give their first frame.
 * **Alpha** is split off: the array is always HxW or HxWx3 and the alpha (float32 HxW in [0, 1],
   straight, never premultiplied or composited) is in ``meta.alpha``. It is written back to
-  PNG and TIFF and silently dropped for JPEG and BMP. If the image to write is a different size
-  than ``meta.alpha`` (e.g. after super-resolution), the alpha is resized bilinearly to fit.
+  PNG, TIFF and WebP and silently dropped for JPEG and BMP. If the image to write is a
+  different size than ``meta.alpha`` (e.g. after super-resolution), the alpha is resized
+  bilinearly to fit.
 * **Palette** images become RGB, or gray when every used colour is gray; palette transparency
   becomes ``meta.alpha``. **1-bit** images become 8-bit gray (0.0 or 1.0).
 * **Bit depth**: 8 or 16. 16-bit gray and colour PNG/TIFF keep full 16-bit precision. Float or
   32-bit TIFF samples are read (floats clipped to [0, 1]) and reported as 16-bit. Writing uses
   ``bit_depth`` if given, else ``meta.bit_depth``, else 8. JPEG and BMP are 8-bit only: an
   explicit ``bit_depth=16`` for them raises :class:`ImageWriteError`, while a 16 inherited from
-  ``meta`` falls back to 8 (the meta describes the source file, it is not a request).
+  ``meta`` falls back to 8 (the meta describes the source file, it is not a request). WebP is
+  8-bit too.
 * **Gray vs RGB** on writing follows the array's shape (HxW or HxWx1 -> gray, HxWx3 -> RGB);
   ``meta.color`` records what the source file was.
 * **EXIF orientation** is applied on reading (the array is upright) and EXIF is not written back,
-  so outputs are never rotated twice. An ICC profile is carried through (PNG, JPEG, TIFF) when
+  so outputs are never rotated twice. An ICC profile is carried through (PNG, JPEG, TIFF, WebP) when
   its colour space (gray/RGB) matches the output.
 * **JPEG** is written at quality 95 and 4:4:4 chroma unless asked otherwise (``quality``,
   ``subsampling``); ``restorekit degrade`` keeps the quality of a spec that ends in ``jpeg``.
+  **WebP** is written lossless (every 8-bit sample exact, alpha included) unless a ``quality``
+  is given, which makes it lossy at that quality.
 * **Writes are atomic**: a temporary file in the target folder, fsync, then rename; on failure
   nothing is left behind, and an existing file is only replaced with ``overwrite=True``.
 * **Pixel limit** (decompression bombs, memory): images above ``max_pixels`` pixels are refused
@@ -63,6 +67,8 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
     "MAX_PIXELS_ENV",
+    "SUPPORTED_FORMATS",
+    "SUPPORTED_FORMATS_TEXT",
     "ImageMeta",
     "default_max_pixels",
     "is_image_file",
@@ -86,7 +92,7 @@ DEFAULT_JPEG_QUALITY = 95
 
 _JPEG_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's codes
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 """Lower-case file suffixes this module reads and writes."""
 
 _FORMAT_BY_SUFFIX = {
@@ -96,11 +102,15 @@ _FORMAT_BY_SUFFIX = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
     ".bmp": "BMP",
+    ".webp": "WEBP",
 }
-_SUPPORTED = ("PNG", "JPEG", "TIFF", "BMP")
+SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
+"""Formats :func:`read_image` and :func:`write_image` handle (Pillow's names)."""
+SUPPORTED_FORMATS_TEXT = "PNG, JPEG, TIFF, BMP or WebP"
+"""The same list, for messages."""
 _PILLOW_ALIASES = {"MPO": "JPEG"}  # camera JPEGs with extra frames are identified as MPO
-_ALPHA_FORMATS = ("PNG", "TIFF")
-_EIGHT_BIT_ONLY = ("JPEG", "BMP")
+_ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
+_EIGHT_BIT_ONLY = ("JPEG", "BMP", "WEBP")
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
@@ -261,7 +271,7 @@ class _Decoded:
 def read_image(
     path: str | os.PathLike[str], *, max_pixels: int | None = _UNSET
 ) -> tuple[np.ndarray, ImageMeta]:
-    """Read a PNG, JPEG, TIFF or BMP file as float32 in [0, 1] (HxW or HxWx3) plus its meta.
+    """Read a PNG, JPEG, TIFF, BMP or WebP file as float32 in [0, 1] (HxW or HxWx3) plus its meta.
 
     ``max_pixels`` (default: :func:`default_max_pixels`; 0 or ``None`` = no limit) refuses
     larger images from their header, before decoding, so a tiny malicious file cannot claim
@@ -390,12 +400,12 @@ def _decode(p: Path, limit: int | None) -> tuple[_Decoded, str]:
         if head in _TIFF_MAGIC:  # e.g. 16-bit gray+alpha TIFF, which Pillow cannot open
             return _decode_tiff(p, limit), "TIFF"
         raise _read_error(
-            p, "not a PNG, JPEG, TIFF or BMP image (content not recognised)"
+            p, f"not a {SUPPORTED_FORMATS_TEXT} image (content not recognised)"
         ) from None
     with im:
         fmt = _PILLOW_ALIASES.get(im.format or "", im.format or "unknown")
-        if fmt not in _SUPPORTED:
-            raise _read_error(p, f"unsupported format {fmt} (supported: PNG, JPEG, TIFF, BMP)")
+        if fmt not in SUPPORTED_FORMATS:
+            raise _read_error(p, f"unsupported format {fmt} (supported: {SUPPORTED_FORMATS_TEXT})")
         _check_limit(p, im.size[0], im.size[1], limit)
         if fmt == "TIFF" and _tiff_needs_tifffile(im):
             return _decode_tiff(p, limit), fmt
@@ -612,7 +622,8 @@ def write_image(
     Values are clipped to [0, 1] and rounded to the bit depth (``bit_depth``, else
     ``meta.bit_depth``, else 8). ``meta`` also supplies the alpha and ICC profile to re-attach.
     ``quality`` is the JPEG quality (default 95) and ``subsampling`` its colour chroma
-    subsampling (``4:4:4``, ``4:2:2`` or ``4:2:0``). Returns the path written.
+    subsampling (``4:4:4``, ``4:2:2`` or ``4:2:0``); WebP is lossless unless ``quality`` is
+    given. Returns the path written.
     Raises :class:`ImageWriteError` for an existing file (unless ``overwrite``), a missing or
     unwritable folder, an unsupported suffix or bit depth, or any encoder failure; no partial or
     temporary file is ever left behind.
@@ -634,9 +645,8 @@ def write_image(
         alpha = _fit_alpha(p, meta.alpha, samples.shape[:2])
         samples = np.concatenate([samples, _quantize(alpha, maxv)[..., None]], axis=-1)
     icc = _matching_icc(meta.icc_profile if meta is not None else None, color)
-    jpeg_quality = DEFAULT_JPEG_QUALITY if quality is None else int(quality)
-    if not 1 <= jpeg_quality <= 100:
-        raise _write_error(p, f"JPEG quality must be in 1..100, got {quality}")
+    if quality is not None and not 1 <= int(quality) <= 100:
+        raise _write_error(p, f"JPEG/WebP quality must be in 1..100, got {quality}")
     if subsampling not in _JPEG_SUBSAMPLING:
         raise _write_error(p, f"JPEG subsampling must be one of {', '.join(_JPEG_SUBSAMPLING)}, "
                               f"got {subsampling!r}")
@@ -647,7 +657,7 @@ def write_image(
         elif fmt == "PNG" and depth == 16:
             _encode_png16(fh, samples, icc)
         else:
-            _encode_pillow(fh, fmt, samples, icc, jpeg_quality, _JPEG_SUBSAMPLING[subsampling])
+            _encode_pillow(fh, fmt, samples, icc, quality, _JPEG_SUBSAMPLING[subsampling])
 
     _atomic_write(p, encode, overwrite=overwrite)
     return p
@@ -711,17 +721,22 @@ def _matching_icc(icc: bytes | None, color: str) -> bytes | None:
 
 
 def _encode_pillow(fh: BinaryIO, fmt: str, samples: np.ndarray, icc: bytes | None,
-                   quality: int, subsampling: int) -> None:
-    if fmt in _EIGHT_BIT_ONLY:
+                   quality: int | None, subsampling: int) -> None:
+    if fmt not in _ALPHA_FORMATS:
         samples = samples[..., :3] if samples.shape[-1] >= 3 else samples[..., :1]
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[samples.shape[-1]]
     data = samples[..., 0] if mode == "L" else samples
     im = Image.fromarray(np.ascontiguousarray(data), mode=mode)
     options: dict[str, Any] = {}
-    if icc and fmt in ("PNG", "JPEG"):
+    if icc and fmt in ("PNG", "JPEG", "WEBP"):
         options["icc_profile"] = icc
     if fmt == "JPEG":
-        options.update(quality=quality, subsampling=subsampling)
+        options.update(quality=DEFAULT_JPEG_QUALITY if quality is None else quality,
+                       subsampling=subsampling)
+    elif fmt == "WEBP" and quality is None:  # exact: keep the colour under transparent pixels
+        options.update(lossless=True, quality=100, method=4, exact=True)
+    elif fmt == "WEBP":
+        options.update(quality=quality, method=4)
     im.save(fh, format=fmt, **options)
 
 

@@ -97,6 +97,38 @@ def test_jpeg_round_trip_is_close(tmp_path, gray_image, rgb_image, color, suffix
     assert meta.format == "JPEG" and meta.bit_depth == 8 and meta.color == color
 
 
+@pytest.mark.parametrize("color", ["gray", "rgb"])
+def test_webp_is_lossless_by_default_and_keeps_alpha(tmp_path, gray_image, rgb_image, color):
+    """WebP has no gray mode: a gray image comes back as RGB with three equal channels."""
+    img = quantise(gray_image if color == "gray" else rgb_image, 8)
+    alpha = quantise(np.random.default_rng(1).random(img.shape[:2]), 8)
+    meta = ImageMeta(format="PNG", bit_depth=8, color=color, alpha=alpha)
+    out, out_meta = read_image(write_image(tmp_path / "im.webp", img, meta))
+    rgb = img if color == "rgb" else np.repeat(img[..., None], 3, axis=2)
+    np.testing.assert_array_equal(out, rgb)
+    np.testing.assert_array_equal(out_meta.alpha, alpha)
+    assert out_meta.format == "WEBP" and out_meta.bit_depth == 8
+
+
+def test_webp_with_a_quality_is_lossy_and_smaller(tmp_path, rgb_image):
+    lossless = write_image(tmp_path / "a.webp", rgb_image)
+    lossy = write_image(tmp_path / "b.webp", rgb_image, quality=40)
+    out, _ = read_image(lossy)
+    assert lossy.stat().st_size < lossless.stat().st_size
+    assert 0 < np.abs(out - rgb_image).mean() < 0.05
+    with pytest.raises(ImageWriteError, match="quality must be in 1..100"):
+        write_image(tmp_path / "c.webp", rgb_image, quality=0)
+
+
+def test_animated_webp_gives_its_first_frame(tmp_path, rgb_image):
+    frames = [Image.fromarray(np.rint(f * 255).astype(np.uint8)) for f in (rgb_image,
+                                                                           1 - rgb_image)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:],
+                   lossless=True)
+    out, _ = read_image(tmp_path / "anim.webp")
+    np.testing.assert_array_equal(out, quantise(rgb_image, 8))
+
+
 def test_values_are_clipped_and_rounded_not_truncated(tmp_path):
     img = np.array([[-0.2, 0.6 / 255, 0.4 / 255, 1.3, 254.6 / 255]], dtype=np.float32)
     out, _ = read_image(write_image(tmp_path / "r.png", img))
@@ -126,7 +158,7 @@ def test_bit_depth_defaults_to_meta_then_8(tmp_path, rgb_image):
 
 def test_16_bit_for_jpeg_or_bmp(tmp_path, rgb_image):
     """Explicit 16 for an 8-bit-only format is an error; 16 inherited from meta falls back to 8."""
-    for suffix in (".jpg", ".bmp"):
+    for suffix in (".jpg", ".bmp", ".webp"):
         with pytest.raises(ImageWriteError, match="8-bit only"):
             write_image(tmp_path / f"x{suffix}", rgb_image, bit_depth=16)
         assert not (tmp_path / f"x{suffix}").exists()
@@ -529,7 +561,7 @@ def _corrupt_idat(tmp_path: Path, rgb_image: np.ndarray) -> Path:
         (lambda d, _: (d / "folder.png").mkdir() or d / "folder.png", "folder"),
         (_truncated_png, "truncated"),
         (_truncated_jpeg, "truncated"),
-        (_text_as_png, "not a PNG, JPEG, TIFF or BMP"),
+        (_text_as_png, "not a PNG, JPEG, TIFF, BMP or WebP"),
         (_gif, "unsupported format GIF"),
         (_corrupt_idat, "corrupt"),
     ],
@@ -694,7 +726,7 @@ def test_import_does_not_pull_in_torch_or_tifffile():
 
 
 def test_is_image_file_and_suffixes():
-    assert set(IMAGE_SUFFIXES) == {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+    assert set(IMAGE_SUFFIXES) == {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
     for name in ("a.png", "b.JPG", "c.jpeg", "d.TIF", "e.tiff", "f.bmp", "dir/g.Png"):
         assert is_image_file(name)
     for name in ("a.gif", "b.txt", "png", "._a.png", ".x.png.1234.tmp.png", "noext"):

@@ -35,7 +35,7 @@ def _check_port_free(host: str, port: int) -> None:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000,
               show_default=True, help="Largest width x height of an input or a result; "
               "checked from the header before decoding.")
-@click.option("--formats", default="PNG,JPEG,TIFF,BMP", show_default=True,
+@click.option("--formats", default="PNG,JPEG,TIFF,BMP,WEBP", show_default=True,
               help="Accepted image formats, comma-separated.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0,
               show_default=True, help="Seconds a request may take, queue time included.")

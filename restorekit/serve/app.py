@@ -244,7 +244,7 @@ def _add_api(app: FastAPI, state: ServerState, too_large: str) -> None:
                         jpeg_quality=None if q is None else q.quality,
                         jpeg_quality_exact=None if q is None else q.exact,
                         format=meta.format, filename=name,
-                        bit_depth=8 if meta.format in ("JPEG", "BMP") else meta.bit_depth,
+                        bit_depth=8 if meta.format in ("JPEG", "BMP", "WEBP") else meta.bit_depth,
                         input_width=int(image.shape[1]), input_height=int(image.shape[0]))
             return JobResult(data, MEDIA_TYPE_BY_FORMAT[meta.format],
                              download_name(name, meta.format), info, preview_in,
@@ -281,7 +281,7 @@ def _add_api(app: FastAPI, state: ServerState, too_large: str) -> None:
         503: {"description": "Queue full"},
         504: {"description": "Timed out"},
     }
-    file_doc = File(..., description="The image (PNG, JPEG, TIFF, BMP; 8 or 16 bit)")
+    file_doc = File(..., description="The image (PNG, JPEG, TIFF, BMP, WebP; 8 or 16 bit)")
     task_doc = Form("denoise", description=f"One of {', '.join(TASKS)}")
     model_doc = Form("auto", description="'auto' or a name from GET /api/models")
     sigma_doc = Form(None, description="Noise level on the 0-255 scale; estimated if empty")

@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restorekit.errors import RestorekitError
-
-#: Image formats the reader and writer handle (see :mod:`restorekit.io`).
-SUPPORTED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
+from restorekit.io import SUPPORTED_FORMATS
 
 
 def default_workers() -> int:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from restorekit.errors import ImageReadError, ImageWriteError
-from restorekit.io import ImageMeta, read_image, write_image
+from restorekit.io import SUPPORTED_FORMATS_TEXT, ImageMeta, read_image, write_image
 from restorekit.serve.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -30,9 +30,10 @@ from restorekit.serve.errors import (
     UnsupportedImage,
 )
 
-SUFFIX_BY_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "BMP": ".bmp"}
+SUFFIX_BY_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "BMP": ".bmp",
+                    "WEBP": ".webp"}
 MEDIA_TYPE_BY_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff",
-                        "BMP": "image/bmp"}
+                        "BMP": "image/bmp", "WEBP": "image/webp"}
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PILLOW_ALIASES = {"MPO": "JPEG"}
 _PREVIEW_SIDE = 4096  # previews for the page are at most this many pixels on their long side
@@ -121,7 +122,7 @@ def _header(path: Path, name: str) -> Probe:
     except UnidentifiedImageError:
         if head in _TIFF_MAGIC:  # layouts Pillow cannot open (e.g. 16-bit gray + alpha)
             return _tiff_header(path, name)
-        raise UnsupportedImage(f"'{name}' is not a PNG, JPEG, TIFF or BMP image (content not "
+        raise UnsupportedImage(f"'{name}' is not a {SUPPORTED_FORMATS_TEXT} image (content not "
                                "recognised)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UndecodableImage(f"'{name}' is a corrupt image: {exc}") from None

@@ -138,11 +138,11 @@ def test_output_names_that_cannot_work_are_refused(tmp_path: Path) -> None:
     """A suffix we cannot write is not silently a folder; same-name inputs do not collide."""
     src = tmp_path / "n.png"
     noisy_png(src)
-    line = one_error_line(run("restore", str(src), "-o", str(tmp_path / "x.webp"),
+    line = one_error_line(run("restore", str(src), "-o", str(tmp_path / "x.gif"),
                               "--method", "median"))
-    assert "'.webp' is not an image suffix" in line and not (tmp_path / "x.webp").exists()
-    proc = run("restore", str(src), "-o", str(tmp_path / "x.webp") + "/", "--method", "median")
-    assert proc.returncode == 0 and (tmp_path / "x.webp" / "n.png").is_file(), proc.stderr
+    assert "'.gif' is not an image suffix" in line and not (tmp_path / "x.gif").exists()
+    proc = run("restore", str(src), "-o", str(tmp_path / "x.gif") + "/", "--method", "median")
+    assert proc.returncode == 0 and (tmp_path / "x.gif" / "n.png").is_file(), proc.stderr
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         noisy_png(tmp_path / folder / "same.png", seed=len(folder))

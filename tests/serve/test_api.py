@@ -79,7 +79,8 @@ def test_given_sigma_is_used(start_server, noisy_pair) -> None:
     assert r.status_code == 200 and float(r.headers["x-restorekit-sigma"]) == 10.0
 
 
-@pytest.mark.parametrize("suffix,depth", [(".png", 16), (".tif", 16), (".jpg", 8), (".bmp", 8)])
+@pytest.mark.parametrize("suffix,depth", [(".png", 16), (".tif", 16), (".jpg", 8), (".bmp", 8),
+                                         (".webp", 8)])
 def test_result_keeps_the_input_format_and_bit_depth(start_server, helpers, tmp_path: Path,
                                                      suffix: str, depth: int) -> None:
     rgb = np.stack([helpers.noisy_of(helpers.clean_image(48), seed=s) for s in range(3)], axis=-1)
@@ -121,8 +122,8 @@ def test_corrupt_and_truncated_uploads_are_refused_clearly(start_server, noisy_p
     server = start_server()
     r = httpx.post(server.url + "/api/restore", files={"file": ("x.png", b"GIF? no, junk")})
     assert r.status_code == 415
-    assert r.json()["detail"] == ("'x.png' is not a PNG, JPEG, TIFF or BMP image (content not "
-                                  "recognised)")
+    assert r.json()["detail"] == ("'x.png' is not a PNG, JPEG, TIFF, BMP or WebP image "
+                                  "(content not recognised)")
     data = noisy_pair[1].read_bytes()
     r = httpx.post(server.url + "/api/restore",
                    files={"file": ("cut.png", data[: len(data) // 2])}, timeout=60)

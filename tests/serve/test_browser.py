@@ -104,7 +104,7 @@ def test_corrupt_file_shows_the_error(start_server, page, tmp_path: Path) -> Non
     page.click("#restore")
     page.wait_for_selector("#error", state="visible")
     assert "broken.png" in page.inner_text("#error")
-    assert "not a PNG, JPEG, TIFF or BMP image" in page.inner_text("#error")
+    assert "not a PNG, JPEG, TIFF, BMP or WebP image" in page.inner_text("#error")
 
 
 def test_inpaint_with_a_drawn_mask(start_server, page, helpers, tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ def test_defaults_are_loopback_and_all_formats() -> None:
 
 
 def test_formats_are_normalised() -> None:
-    s = ServeSettings(allowed_formats=(" png", "jpg", "TIF", "png"))
-    assert s.allowed_formats == ("PNG", "JPEG", "TIFF")
+    s = ServeSettings(allowed_formats=(" png", "jpg", "TIF", "png", "webp"))
+    assert s.allowed_formats == ("PNG", "JPEG", "TIFF", "WEBP")
 
 
-@pytest.mark.parametrize("formats", [("GIF",), ("png", "webp"), ()])
+@pytest.mark.parametrize("formats", [("GIF",), ("png", "avif"), ()])
 def test_unknown_formats_are_refused(formats: tuple[str, ...]) -> None:
     with pytest.raises(RestorekitError, match="unsupported image format"):
         ServeSettings(allowed_formats=formats)

@@ -25,7 +25,7 @@ from restorekit.serve.uploads import (
     probe_image,
 )
 
-ALL = ("PNG", "JPEG", "TIFF", "BMP")
+ALL = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 
 
 @pytest.mark.parametrize("given,expected", [
@@ -61,7 +61,8 @@ def test_upload_folder_makes_private_dirs_and_cleans_up(tmp_path: Path) -> None:
 
 def test_probe_reads_format_and_size(tmp_path: Path, rng: np.random.Generator) -> None:
     img = rng.random((20, 30)).astype(np.float32)
-    for suffix, fmt in ((".png", "PNG"), (".jpg", "JPEG"), (".tif", "TIFF"), (".bmp", "BMP")):
+    for suffix, fmt in ((".png", "PNG"), (".jpg", "JPEG"), (".tif", "TIFF"), (".bmp", "BMP"),
+                        (".webp", "WEBP")):
         p = write_image(tmp_path / f"a{suffix}", img)
         probe = probe_image(p, p.name, ALL, 10_000)
         assert (probe.format, probe.width, probe.height) == (fmt, 30, 20)
@@ -89,7 +90,7 @@ def test_probe_refuses_other_formats_and_garbage(tmp_path: Path) -> None:
         probe_image(png, "a.png", ("JPEG",), 10_000)
     junk = tmp_path / "junk"
     junk.write_bytes(b"this is not an image at all")
-    with pytest.raises(UnsupportedImage, match="not a PNG, JPEG, TIFF or BMP"):
+    with pytest.raises(UnsupportedImage, match="not a PNG, JPEG, TIFF, BMP or WebP"):
         probe_image(junk, "junk.png", ALL, 10_000)
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
@@ -120,7 +121,7 @@ def test_decode_mask(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix,depth", [(".png", 16), (".tif", 16), (".png", 8),
-                                          (".jpg", 8), (".bmp", 8)])
+                                          (".jpg", 8), (".bmp", 8), (".webp", 8)])
 def test_encode_like_keeps_format_and_bit_depth(tmp_path: Path, suffix: str, depth: int,
                                                 rgb_image: np.ndarray) -> None:
     kwargs = {"bit_depth": depth} if depth == 16 else {}
