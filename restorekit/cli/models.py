@@ -34,19 +34,56 @@ def _model_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def _shipped_rows() -> list[dict[str, Any]]:
+    """One row per shipped model: what it does and its first validation score."""
+    from restorekit.zoo import zoo_models
+
+    rows = []
+    for m in sorted(zoo_models().values(), key=lambda m: (m.task, m.name)):
+        first = (m.card.get("metrics") or [{}])[0]
+        psnr = first.get("blind_psnr")
+        score = (f"{first.get('dataset')} {first.get('degradation')}: {psnr:.2f} dB"
+                 if isinstance(psnr, (int, float)) else "-")
+        rows.append({"name": m.name, "arch": m.arch, "task": m.task,
+                     "images": ",".join("gray" if c == 1 else "rgb" for c in m.channels)
+                     + (f" x{'/'.join(map(str, m.scales))}" if m.scales else ""),
+                     "default": "yes" if m.default else "",
+                     "MiB": f"{m.weights.stat().st_size / 2**20:.1f}", "validation": score})
+    return rows
+
+
+def _fit(text: str, width: int | None) -> str:
+    """Cut each line of ``text`` to ``width`` characters (None: leave it whole)."""
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    if width is not None:
+        lines = [ln if len(ln) <= width else ln[:width - 1] + "…" for ln in lines]
+    return "\n".join(lines)
+
+
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--kind", type=click.Choice(["classical", "network"]), help="Only this kind.")
 def models_command(as_json: bool, kind: str | None) -> None:
-    """List every restorer: name, paper, parameters, tasks, channels, shipped weights."""
+    """List every restorer (name, parameters, tasks, channels, paper), then the shipped
+    pretrained models (task, default, size, a validation score). Lines are cut to the
+    terminal's width; --json has everything."""
+    import shutil
+    import sys
+
     rows = [r for r in _model_rows() if kind in (None, r["kind"])]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         r["params"] = f"{r['params'] / 1e6:.3f}M" if r["params"] else "-"
-    click.echo(format_table(rows, "table", columns=["name", "kind", "params", "tasks",
-                                                    "channels", "weights", "paper"]))
+        r["shipped"] = str(len(r["weights"].split(","))) if r["weights"] != "-" else "-"
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    click.echo(_fit(format_table(rows, "table", columns=["name", "kind", "params", "tasks",
+                                                         "channels", "shipped", "paper"]), width))
+    if kind != "classical":
+        click.echo("\nShipped models (restorekit restore --model NAME; docs/zoo.md has their "
+                   "cards):")
+        click.echo(_fit(format_table(_shipped_rows(), "table"), width))
 
 
 @click.command("export")

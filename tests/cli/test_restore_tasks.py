@@ -130,6 +130,26 @@ def test_models_marks_shipped_weights() -> None:
     assert rows["bm3d"]["weights"] == "-"
 
 
+def test_models_text_lists_the_shipped_models_with_their_scores() -> None:
+    proc = run("models")
+    assert proc.returncode == 0, proc.stderr
+    restorers, shipped = proc.stdout.split("Shipped models")
+    rk = next(ln for ln in restorers.splitlines() if ln.startswith("rk-unet "))
+    assert int(rk.split()[5]) >= 2  # how many shipped models are built on it
+    sr = next(ln for ln in shipped.splitlines() if ln.startswith("rk-unet-sr-y "))
+    assert "gray x2/3/4" in sr and " yes " in sr and "set5 resample:scale=2: 3" in sr
+    assert all(ln == ln.rstrip() for ln in proc.stdout.splitlines())
+    classical = run("models", "--kind", "classical").stdout
+    assert "Shipped models" not in classical and "rk-unet" not in classical
+
+
+def test_fit_cuts_lines_to_the_terminal_width() -> None:
+    from restorekit.cli.models import _fit
+
+    assert _fit("abcdef  \nab", 4) == "abc…\nab"
+    assert _fit("abcdef  ", None) == "abcdef"
+
+
 def test_pixel_limit_refuses_big_inputs_unless_lifted(tmp_path: Path) -> None:
     write_png(tmp_path / "a.png", smooth())  # 56x48 = 2688 pixels
     proc = run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
