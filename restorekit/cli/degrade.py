@@ -52,7 +52,7 @@ def final_jpeg(params: dict[str, Any]) -> dict[str, Any]:
               help="Random seed; file i of a batch uses (seed, i).")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False),
               help="Write what was done (per file) to this JSON file.")
-@click.option("--format", "ext", type=click.Choice(["png", "tif", "bmp", "jpg"]),
+@click.option("--format", "ext", type=click.Choice(["png", "tif", "bmp", "jpg", "webp"]),
               help="Output format for folder outputs (default: the input's).")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never inputs).")
@@ -83,8 +83,11 @@ def degrade_command(inputs: tuple[str, ...], output: str | None, spec: str, seed
         records[str(source)] = _jsonable(params)
         return out, f"spec={degradation.spec}"
 
-    def write_options(source: Path) -> dict[str, Any]:
-        return final_jpeg(records[str(source)])
+    jpeg_targets = {job.source for job in jobs
+                    if job.target is not None and job.target.suffix.lower() in (".jpg", ".jpeg")}
+
+    def write_options(source: Path) -> dict[str, Any]:  # other formats ignore the spec's JPEG
+        return final_jpeg(records[str(source)]) if source in jpeg_targets else {}
 
     result = run_batch(jobs, operation, state, overwrite=overwrite, verb="degraded",
                        write_options=write_options)

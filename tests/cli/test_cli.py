@@ -274,6 +274,14 @@ def test_degrade_to_jpeg_keeps_the_spec_quality(tmp_path: Path, rgb: bool) -> No
     assert run("degrade", str(src), "-o", str(other), "--spec", "jpeg:10+gaussian:sigma=5"
                ).returncode == 0
     assert read_image(other)[1].jpeg_quality.quality == 95
+    # a WebP output holds the blocky image exactly (lossless), not a second lossy encoding
+    webp = tmp_path / "d.webp"
+    assert run("degrade", str(src), "-o", str(webp), "--spec", spec, "--seed", "4"
+               ).returncode == 0
+    exact = np.rint(expected * 255) / 255
+    if not rgb:  # WebP stores gray as RGB
+        exact = np.repeat(exact[..., None], 3, axis=2)
+    np.testing.assert_array_equal(read_image(webp)[0], exact)
 
 
 def test_evaluate_formats(tmp_path: Path) -> None:
