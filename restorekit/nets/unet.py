@@ -183,7 +183,7 @@ class RKUNet(nn.Module):
                                  "grow wider; levels, image channels and noise_map must match")
         grown = dict(own)
         for key, value in state.items():
-            grown[key] = _widen(value, own[key], self._reads_dim(key))
+            grown[key] = _widen(value, own[key], _input_dim(key))
         for key in set(own) - set(state):
             if key.endswith(".bias") or key.endswith(".conv2.weight"):
                 grown[key] = torch.zeros_like(own[key])
@@ -191,12 +191,6 @@ class RKUNet(nn.Module):
                 raise ValueError(f"{key} is missing from the weights and is not part of an "
                                  "extra residual block or a bias")
         self.load_state_dict(grown)
-
-    def _reads_dim(self, key: str) -> int | None:
-        """The weight dimension that indexes input channels (None for a bias)."""
-        if not key.endswith(".weight"):
-            return None
-        return 0 if key.startswith("ups.") else 1  # ConvTranspose2d stores (in, out, kh, kw)
 
     def _sigma_map(self, sigma: float | torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         n, _, h, w = z.shape
@@ -230,6 +224,13 @@ class RKUNet(nn.Module):
             h = dec(up(h) + skip)
         out = F.pixel_shuffle(self.tail(h), 2) + xp
         return crop_to(out, size)
+
+
+def _input_dim(key: str) -> int | None:
+    """The dimension of an rk-unet tensor that indexes input channels (None for a bias)."""
+    if not key.endswith(".weight"):
+        return None
+    return 0 if key.startswith("ups.") else 1  # ConvTranspose2d stores (in, out, kh, kw)
 
 
 def _widen(old: torch.Tensor, init: torch.Tensor, reads: int | None) -> torch.Tensor:
