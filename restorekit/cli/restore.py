@@ -60,7 +60,9 @@ def _cuda_available() -> bool:
               "estimated from each image when omitted.")
 @click.option("--tile", type=click.IntRange(min=0), help="Tile size for networks (0 = never tile;"
               " default: by memory budget).")
-@click.option("--tile-overlap", type=click.IntRange(min=0), default=32, show_default=True)
+@click.option("--tile-overlap", type=click.IntRange(min=0), default=32, show_default=True,
+              help="Pixels neighbouring tiles share; their outputs are blended across it, so "
+              "no seam shows.")
 @click.option("--self-ensemble", is_flag=True, help="Networks: average over the 8 flips and "
               "rotations of each image (x8 self-ensemble): a little better, 8x slower.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, mps, auto.")
