@@ -16,9 +16,9 @@ from restorekit.cli.state import get_state
               help="Side of the sample crops.")
 @click.option("-m", "--method", "methods", multiple=True,
               help="Methods to compare (repeatable; default: all available classical ones).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]),
-              default="table", show_default=True)
+              default="table", show_default=True, help="How to print the scores.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing figure.")
 def demo_command(output: str, size: int, methods: tuple[str, ...], seed: int, fmt: str,
                  overwrite: bool) -> None:

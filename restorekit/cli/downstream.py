@@ -73,7 +73,8 @@ def _emit(text: str, output: str | None, inputs: list[str]) -> None:
 @click.option("--classifier", type=click.Path(dir_okay=False), default=None,
               help="Classifier weights (.safetensors from restorekit); default: train on the "
                    "60,000 clean training digits once and cache them.")
-@click.option("--classifier-epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--classifier-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Training epochs of the clean-digit classifier.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where the trained classifier is cached (default ~/.cache/restorekit/"
                    "classifiers).")
@@ -84,10 +85,12 @@ def _emit(text: str, output: str | None, inputs: list[str]) -> None:
 @click.option("--transfer", is_flag=True,
               help="Also compare a classifier initialised from the denoiser's encoder with a "
                    "random one, accuracy per epoch (network methods only).")
-@click.option("--transfer-epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--transfer-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Training epochs of each representation-transfer classifier.")
 @click.option("--transfer-train", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Number of clean training digits for the transfer classifiers.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="How to print the results.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the result to this file instead of stdout.")
 @click.option("--seed", type=int, default=0, show_default=True,

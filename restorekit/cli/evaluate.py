@@ -28,8 +28,10 @@ def _reference_for(image: Path, ref: Path) -> Path:
 @click.option("--ref", required=True, type=click.Path(exists=True),
               help="Reference image, or a folder of references matched by file name.")
 @click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pixels left out at each border when measuring (SR papers: the scale).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="How to print the results.")
 def evaluate_command(images: tuple[str, ...], ref: str, y_channel: bool, crop_border: int,
                      fmt: str) -> int:
     """PSNR (dB) and SSIM of IMAGES against --ref, with a mean row."""

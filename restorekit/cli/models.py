@@ -90,13 +90,15 @@ def models_command(as_json: bool, kind: str | None) -> None:
 @click.argument("name")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="Weights to load (safetensors with card, or legacy .pth).")
-@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True,
+              help="ONNX (onnxruntime, TensorRT, ...) or TorchScript (torch.jit.load).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="File to write.")
 @click.option("--set", "options", multiple=True, metavar="KEY=VALUE",
               help="Architecture config override (repeatable).")
 @click.option("--size", type=click.IntRange(min=8), default=67, show_default=True,
               help="Side of the example input used for tracing (odd, so padding is traced).")
-@click.option("--overwrite", is_flag=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def export_command(name: str, weights: str | None, fmt: str, output: str,
                    options: tuple[str, ...], size: int, overwrite: bool) -> None:
     """Export network NAME (with optional --weights), or a shipped model, to ONNX or

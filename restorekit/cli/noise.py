@@ -16,7 +16,8 @@ from restorekit.evaluate.tables import FORMATS, format_table
 @click.argument("images", nargs=-1, required=True)
 @click.option("--nlf", is_flag=True, help="Also fit the signal-dependent model "
               "sigma^2(y) = b1*y + b2 (intensities in [0, 1]).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="How to print the results.")
 def estimate_noise_command(images: tuple[str, ...], nlf: bool, fmt: str) -> int:
     """Estimate the noise level of IMAGES (sigma on the 0-255 scale)."""
     from restorekit.io import read_image

@@ -25,7 +25,8 @@ def _check_port_free(host: str, port: int) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback exposes the app to the network.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Restores run at once (default: number of CPU cores); the rest queue.")
 @click.option("--max-queue", type=click.IntRange(min=0), default=32, show_default=True,

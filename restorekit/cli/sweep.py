@@ -72,11 +72,13 @@ def _sweep_images(inputs: tuple[str, ...]) -> list[Path]:
               help="Folder of clean images (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
 @click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pixels left out at each border when measuring (SR papers: the scale).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Use only the first N images of each dataset.")
 @click.option("--per-image", is_flag=True, help="Print one row per image instead of means.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="How to print the results.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also write a bar chart of mean PSNR as PNG.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
@@ -125,8 +127,10 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
 @click.option("--values", "values_text", required=True, help="Comma-separated, e.g. 5,15,25,50.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
 @click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pixels left out at each border when measuring (SR papers: the scale).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="How to print the results.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also write PSNR (restored and input) against the value as PNG.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")

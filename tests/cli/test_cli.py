@@ -372,3 +372,24 @@ def test_benchmark_and_sweep_skip_unreadable_images_and_name_them(tmp_path: Path
     line = one_error_line(run("benchmark", "-m", "median", "-d", "gaussian:sigma=25",
                               "--dataset", str(folder)))
     assert "no readable images" in line
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    import click
+
+    from restorekit.cli import cli
+
+    def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+        found = []
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                found += commands(cmd, f"{prefix}{name} ")
+            else:
+                found.append((prefix + name, cmd))
+        return found
+
+    everything = commands(cli)
+    assert len(everything) >= 15  # restore, train, serve, data download, ...
+    silent = [(name, p.opts) for name, cmd in everything for p in cmd.params
+              if isinstance(p, click.Option) and not p.hidden and not p.help]
+    assert not silent, silent
