@@ -64,6 +64,7 @@ from restorekit.jpeg_quality import JpegQuality, quality_from_tables
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
+    "EIGHT_BIT_FORMATS",
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
     "MAX_PIXELS_ENV",
@@ -110,7 +111,8 @@ SUPPORTED_FORMATS_TEXT = "PNG, JPEG, TIFF, BMP or WebP"
 """The same list, for messages."""
 _PILLOW_ALIASES = {"MPO": "JPEG"}  # camera JPEGs with extra frames are identified as MPO
 _ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
-_EIGHT_BIT_ONLY = ("JPEG", "BMP", "WEBP")
+EIGHT_BIT_FORMATS: tuple[str, ...] = ("JPEG", "BMP", "WEBP")
+"""Formats that hold 8-bit samples only."""
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
@@ -684,12 +686,12 @@ def _resolve_depth(p: Path, fmt: str, bit_depth: int | None, meta: ImageMeta | N
     if bit_depth is not None:
         if bit_depth not in (8, 16):
             raise _write_error(p, f"bit depth must be 8 or 16, got {bit_depth}")
-        if bit_depth == 16 and fmt in _EIGHT_BIT_ONLY:
+        if bit_depth == 16 and fmt in EIGHT_BIT_FORMATS:
             raise _write_error(
                 p, f"{fmt} supports 8-bit only; write .png or .tif for 16-bit, or pass bit_depth=8"
             )
         return bit_depth
-    if meta is not None and meta.bit_depth > 8 and fmt not in _EIGHT_BIT_ONLY:
+    if meta is not None and meta.bit_depth > 8 and fmt not in EIGHT_BIT_FORMATS:
         return 16
     return 8
 

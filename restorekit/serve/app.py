@@ -33,6 +33,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from restorekit import __version__
 from restorekit.errors import RestorekitError
+from restorekit.io import EIGHT_BIT_FORMATS
 from restorekit.serve.errors import BadRequest, JobTimeout, PayloadTooLarge, ServeError
 from restorekit.serve.jobs import DONE, FAILED, JobContext, JobQueue
 from restorekit.serve.limits import BodyLimitMiddleware
@@ -244,7 +245,7 @@ def _add_api(app: FastAPI, state: ServerState, too_large: str) -> None:
                         jpeg_quality=None if q is None else q.quality,
                         jpeg_quality_exact=None if q is None else q.exact,
                         format=meta.format, filename=name,
-                        bit_depth=8 if meta.format in ("JPEG", "BMP", "WEBP") else meta.bit_depth,
+                        bit_depth=8 if meta.format in EIGHT_BIT_FORMATS else meta.bit_depth,
                         input_width=int(image.shape[1]), input_height=int(image.shape[0]))
             return JobResult(data, MEDIA_TYPE_BY_FORMAT[meta.format],
                              download_name(name, meta.format), info, preview_in,
