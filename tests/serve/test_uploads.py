@@ -147,3 +147,16 @@ def test_png_preview_is_8bit_and_capped(tmp_path: Path) -> None:
     data = png_preview(np.full((10, 5000), 0.5, np.float32))
     with Image.open(io.BytesIO(data)) as im:
         assert im.format == "PNG" and im.mode == "L" and max(im.size) == 4096
+
+
+def test_the_page_file_picker_offers_every_supported_format() -> None:
+    import re
+
+    import restorekit.serve
+    from restorekit.io import SUPPORTED_FORMATS
+    from restorekit.serve.uploads import MEDIA_TYPE_BY_FORMAT, SUFFIX_BY_FORMAT
+
+    page = Path(restorekit.serve.__file__).parent / "static" / "index.html"
+    accept = re.search(r'id="file"[^>]*accept="([^"]*)"', page.read_text()).group(1).split(",")
+    for fmt in SUPPORTED_FORMATS:
+        assert MEDIA_TYPE_BY_FORMAT[fmt] in accept and SUFFIX_BY_FORMAT[fmt] in accept, fmt
