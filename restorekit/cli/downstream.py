@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
+from restorekit.cli.options import table_format_option
 from restorekit.cli.state import get_state
 from restorekit.errors import RestorekitError
-from restorekit.evaluate.tables import FORMATS, format_table
+from restorekit.evaluate.tables import format_table
 
 
 def _default_cache() -> Path:
@@ -89,8 +90,7 @@ def _emit(text: str, output: str | None, inputs: list[str]) -> None:
               help="Training epochs of each representation-transfer classifier.")
 @click.option("--transfer-train", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Number of clean training digits for the transfer classifiers.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="How to print the results.")
+@table_format_option
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the result to this file instead of stdout.")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from restorekit.cli.files import expand_inputs
+from restorekit.cli.options import crop_border_option, table_format_option
 from restorekit.cli.state import get_state
 from restorekit.errors import RestorekitError
-from restorekit.evaluate.tables import FORMATS, format_table
+from restorekit.evaluate.tables import format_table
 
 
 def _reference_for(image: Path, ref: Path) -> Path:
@@ -28,10 +29,8 @@ def _reference_for(image: Path, ref: Path) -> Path:
 @click.option("--ref", required=True, type=click.Path(exists=True),
               help="Reference image, or a folder of references matched by file name.")
 @click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Pixels left out at each border when measuring (SR papers: the scale).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="How to print the results.")
+@crop_border_option
+@table_format_option
 def evaluate_command(images: tuple[str, ...], ref: str, y_channel: bool, crop_border: int,
                      fmt: str) -> int:
     """PSNR (dB) and SSIM of IMAGES against --ref, with a mean row."""

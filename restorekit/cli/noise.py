@@ -7,17 +7,17 @@ from typing import Any
 import click
 
 from restorekit.cli.files import expand_inputs
+from restorekit.cli.options import table_format_option
 from restorekit.cli.state import get_state
 from restorekit.errors import RestorekitError
-from restorekit.evaluate.tables import FORMATS, format_table
+from restorekit.evaluate.tables import format_table
 
 
 @click.command("estimate-noise")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--nlf", is_flag=True, help="Also fit the signal-dependent model "
               "sigma^2(y) = b1*y + b2 (intensities in [0, 1]).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="How to print the results.")
+@table_format_option
 def estimate_noise_command(images: tuple[str, ...], nlf: bool, fmt: str) -> int:
     """Estimate the noise level of IMAGES (sigma on the 0-255 scale)."""
     from restorekit.io import read_image

@@ -1,10 +1,22 @@
-"""Parse repeatable ``--set key=value`` options into a config dict with typed values."""
+"""Options several commands share: ``--format`` for tables, ``--crop-border``, and the
+repeatable ``--set key=value`` options parsed into a config dict with typed values."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import click
+
 from restorekit.errors import RestorekitError
+from restorekit.evaluate.tables import FORMATS
+
+table_format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+    help="How to print the results.")
+
+crop_border_option = click.option(
+    "--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Pixels left out at each border when measuring (SR papers: the scale).")
 
 
 def parse_value(text: str) -> Any:

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
+from restorekit.cli.options import crop_border_option, table_format_option
 from restorekit.cli.state import get_state
 from restorekit.errors import RestorekitError
-from restorekit.evaluate.tables import FORMATS, format_table
+from restorekit.evaluate.tables import format_table
 
 
 def _progress(desc: str) -> Callable[[Iterable[Any]], Iterable[Any]]:
@@ -72,13 +73,11 @@ def _sweep_images(inputs: tuple[str, ...]) -> list[Path]:
               help="Folder of clean images (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
 @click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Pixels left out at each border when measuring (SR papers: the scale).")
+@crop_border_option
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Use only the first N images of each dataset.")
 @click.option("--per-image", is_flag=True, help="Print one row per image instead of means.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="How to print the results.")
+@table_format_option
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also write a bar chart of mean PSNR as PNG.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
@@ -127,10 +126,8 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
 @click.option("--values", "values_text", required=True, help="Comma-separated, e.g. 5,15,25,50.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
 @click.option("--y-channel", is_flag=True, help="Measure on the BT.601 Y channel (RGB inputs).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Pixels left out at each border when measuring (SR papers: the scale).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="How to print the results.")
+@crop_border_option
+@table_format_option
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also write PSNR (restored and input) against the value as PNG.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
