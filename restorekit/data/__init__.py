@@ -6,7 +6,8 @@ Submodules (and torch) are imported only when a dataset is made, so this import 
 
 Source kinds and their extra keyword options:
 
-``folder``  clean images of ``root`` (or ``root/<split>`` if that folder exists).
+``folder``  clean images of ``root`` (or ``root/<split>`` if that folder exists); ``root`` may
+            be a list of folders, whose images form one pool.
             ``recursive=False``, ``cache=DEFAULT_CACHE_BYTES`` (True/False/bytes),
             ``preload=True``.
 ``pairs``   real noisy/clean pairs (rules in :mod:`restorekit.data.folders`): ``clean_root``,
@@ -52,15 +53,27 @@ def _split_dir(root: Path, split: str) -> Path:
     return sub if split and sub.is_dir() else root
 
 
-def make_source(kind: str, root: str | Path, *, split: str = "train", **kw: Any) -> Any:
-    """The raw image source for ``kind`` (``len(src)``, ``src.get(i)``), before patching."""
-    if kind not in KINDS:
-        raise UnknownNameError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(KINDS)}")
+def _check_root(root: str | Path) -> Path:
     root = Path(root).expanduser()
     if not root.exists():
         raise RestorekitError(f"dataset root not found: {root}")
     if not root.is_dir():
         raise RestorekitError(f"dataset root is not a folder: {root}")
+    return root
+
+
+def make_source(kind: str, root: str | Path | Sequence[str | Path], *, split: str = "train",
+                **kw: Any) -> Any:
+    """The raw image source for ``kind`` (``len(src)``, ``src.get(i)``), before patching.
+
+    ``root`` is one folder, or (``folder`` kind only) a list of folders pooled together."""
+    if kind not in KINDS:
+        raise UnknownNameError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    roots = [root] if isinstance(root, (str, Path)) else list(root)
+    if not roots or (len(roots) > 1 and kind != "folder"):
+        raise RestorekitError(f"dataset kind {kind!r} takes one root folder, got {len(roots)}")
+    root = _check_root(roots[0])
+    extra = [_check_root(r) for r in roots[1:]]
     unknown = set(kw) - _SOURCE_OPTIONS[kind]
     if unknown:
         raise RestorekitError(f"unexpected option(s) for dataset kind {kind!r}: "
@@ -69,7 +82,7 @@ def make_source(kind: str, root: str | Path, *, split: str = "train", **kw: Any)
     if kind == "folder":
         from restorekit.data.folders import ImageFolderSource
 
-        return ImageFolderSource(_split_dir(root, split), **kw)
+        return ImageFolderSource([_split_dir(r, split) for r in (root, *extra)], **kw)
     if kind == "pairs":
         from restorekit.data.folders import PairedFolderSource
 
@@ -87,7 +100,7 @@ def make_source(kind: str, root: str | Path, *, split: str = "train", **kw: Any)
     return SiddSource(root, split, **kw)
 
 
-def make_dataset(kind: str, root: str | Path, *, split: str = "train",
+def make_dataset(kind: str, root: str | Path | Sequence[str | Path], *, split: str = "train",
                  patch_size: int | None = 64, degradation: str | None = None,
                  color: str = "gray", augment: Sequence[str] = (), seed: int = 0,
                  length: int | None = None, **kw: Any) -> Dataset:

@@ -130,20 +130,29 @@ def _as_float(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class ImageFolderSource:
-    """Clean images of a folder, sorted by relative path (``recursive`` includes sub-folders)."""
+    """Clean images of a folder, sorted by relative path (``recursive`` includes sub-folders).
+
+    Several folders pool their images in the order given; names are then prefixed with each
+    folder's name (``train400/test_001.png``)."""
 
     paired = False
     labelled = False
 
-    def __init__(self, root: str | Path, *, recursive: bool = False,
+    def __init__(self, root: str | Path | Sequence[str | Path], *, recursive: bool = False,
                  cache: bool | int = DEFAULT_CACHE_BYTES, preload: bool = True) -> None:
-        self.root = Path(root)
-        paths = list_images(self.root, recursive=recursive)
-        if not paths:
-            raise RestorekitError(f"no images in {self.root}"
-                                  + ("" if recursive else " (use recursive=True for sub-folders)"))
+        roots = [Path(root)] if isinstance(root, (str, Path)) else [Path(r) for r in root]
+        self.root = roots[0]
+        paths: list[Path] = []
+        self.names: list[str] = []
+        for folder in roots:
+            found = list_images(folder, recursive=recursive)
+            if not found:
+                raise RestorekitError(f"no images in {folder}" + (
+                    "" if recursive else " (use recursive=True for sub-folders)"))
+            prefix = f"{folder.name}/" if len(roots) > 1 else ""
+            paths += found
+            self.names += [prefix + p.relative_to(folder).as_posix() for p in found]
         self.images = ImageCache(paths, cache=cache, preload=preload)
-        self.names = [p.relative_to(self.root).as_posix() for p in paths]
 
     @property
     def paths(self) -> list[Path]:

@@ -55,6 +55,8 @@ class DataConfig:
 
     ``kind``/``root``/``split`` name the training source; ``val_*`` the validation source
     (``val_root`` empty = no validation; ``val_kind`` empty = same kind as training).
+    ``extra_roots`` (folder kind only) are more folders whose images join ``root``'s for
+    training: one pool, each image picked equally often.
     ``degradation`` is a spec string such as ``"gaussian:sigma=0-50"``; ``val_degradation``
     defaults to it. ``length`` overrides the number of training samples per epoch,
     ``val_length`` caps the number of validation images. ``options`` go to both datasets.
@@ -62,6 +64,7 @@ class DataConfig:
 
     kind: str = "folder"
     root: str = "${RESTOREKIT_DATA}/train400"
+    extra_roots: list[str] = field(default_factory=list)
     split: str = "train"
     val_kind: str = ""
     val_root: str = ""
@@ -167,6 +170,7 @@ class ExperimentConfig:
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 _PATH_FIELDS = {("data", "root"), ("data", "val_root"), ("train", "out_dir")}
+_PATH_LIST_FIELDS = {("data", "extra_roots")}
 
 
 # --------------------------------------------------------------------------- type coercion
@@ -420,6 +424,9 @@ def resolve_paths(config: ExperimentConfig) -> ExperimentConfig:
     for section, key in _PATH_FIELDS:
         obj = getattr(config, section)
         setattr(obj, key, expand_path(getattr(obj, key)))
+    for section, key in _PATH_LIST_FIELDS:
+        obj = getattr(config, section)
+        setattr(obj, key, [expand_path(p) for p in getattr(obj, key)])
     if not config.train.out_dir:
         config.train.out_dir = str(config.out_dir)
     return config

@@ -54,6 +54,25 @@ def test_folder_source_caches_compact_pixels(tmp_path: Path) -> None:
     assert partial.used == 120
 
 
+def test_several_folders_pool_their_images(tmp_path: Path) -> None:
+    save(tmp_path / "a" / "x.png", 1)
+    save(tmp_path / "b" / "x.png", 2)
+    save(tmp_path / "b" / "y.png", 3)
+    src = ImageFolderSource([tmp_path / "a", tmp_path / "b"])
+    assert src.names == ["a/x.png", "b/x.png", "b/y.png"]
+    assert [int(src.get(i)["clean"][0, 0]) for i in range(3)] == [1, 2, 3]
+    data = make_dataset("folder", [tmp_path / "a", tmp_path / "b"], patch_size=4, length=30)
+    picked = {float(data[i]["target"][0, 0, 0]) * 255 for i in range(30)}
+    assert {round(v) for v in picked} == {1, 2, 3}  # every image of both folders is drawn
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RestorekitError, match="no images in .*empty"):
+        ImageFolderSource([tmp_path / "a", tmp_path / "empty"])
+    with pytest.raises(RestorekitError, match="dataset root not found: .*missing"):
+        make_dataset("folder", [tmp_path / "a", tmp_path / "missing"])
+    with pytest.raises(RestorekitError, match="'pairs' takes one root folder, got 2"):
+        make_dataset("pairs", [tmp_path / "a", tmp_path / "b"])
+
+
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RestorekitError, match="no images in"):
         ImageFolderSource(tmp_path)

@@ -140,6 +140,7 @@ def test_validate_rejects_unknown_choices(tmp_path: Path) -> None:
 def test_paths_expand_restorekit_data_and_home(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "c.toml").write_text(
         "[data]\nroot = '${RESTOREKIT_DATA}/train400'\nval_root = '~/set12'\n"
+        "extra_roots = ['${RESTOREKIT_DATA}/bsd200', '~/t91']\n"
         "[train]\nout_dir = '$MYRUNS/x'\n")
     monkeypatch.setenv("RESTOREKIT_DATA", "/srv/data")
     monkeypatch.setenv("MYRUNS", "/srv/runs")
@@ -147,6 +148,7 @@ def test_paths_expand_restorekit_data_and_home(tmp_path: Path, monkeypatch) -> N
     cfg = load_config(tmp_path / "c.toml")
     assert cfg.data.root == "/srv/data/train400"
     assert cfg.data.val_root == "/home/me/set12"
+    assert cfg.data.extra_roots == ["/srv/data/bsd200", "/home/me/t91"]
     assert cfg.train.out_dir == "/srv/runs/x"
     # Unset: ../shared/data relative to the current directory.
     monkeypatch.delenv("RESTOREKIT_DATA")

@@ -255,3 +255,12 @@ def test_init_grow_starts_a_deeper_net_from_a_smaller_ones_weights(make_config) 
     with pytest.raises(RestorekitError, match="cannot be grown"):
         _set_up(Trainer(make_config("dncnn", train={"init_weights": str(first.weights),
                                                     "init_grow": True}), quiet=True))
+
+
+def test_extra_roots_join_the_training_pool_only(image_root: Path, make_config) -> None:
+    from restorekit.train.trainer import build_datasets
+
+    cfg = make_config(data={"extra_roots": [str(image_root / "val")]})
+    train_set, val_set = build_datasets(cfg)
+    assert len(train_set.source) == 6 + 2 and len(val_set.source) == 2
+    assert train_set.source.names[-1] == "val/01.png"
