@@ -69,11 +69,10 @@ def make_source(kind: str, root: str | Path | Sequence[str | Path], *, split: st
     ``root`` is one folder, or (``folder`` kind only) a list of folders pooled together."""
     if kind not in KINDS:
         raise UnknownNameError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    roots = [root] if isinstance(root, (str, Path)) else list(root)
-    if not roots or (len(roots) > 1 and kind != "folder"):
+    roots = [_check_root(r) for r in ([root] if isinstance(root, (str, Path)) else root)]
+    if len(roots) != 1 and not (roots and kind == "folder"):
         raise RestorekitError(f"dataset kind {kind!r} takes one root folder, got {len(roots)}")
-    root = _check_root(roots[0])
-    extra = [_check_root(r) for r in roots[1:]]
+    root = roots[0]
     unknown = set(kw) - _SOURCE_OPTIONS[kind]
     if unknown:
         raise RestorekitError(f"unexpected option(s) for dataset kind {kind!r}: "
@@ -82,7 +81,7 @@ def make_source(kind: str, root: str | Path | Sequence[str | Path], *, split: st
     if kind == "folder":
         from restorekit.data.folders import ImageFolderSource
 
-        return ImageFolderSource([_split_dir(r, split) for r in (root, *extra)], **kw)
+        return ImageFolderSource([_split_dir(r, split) for r in roots], **kw)
     if kind == "pairs":
         from restorekit.data.folders import PairedFolderSource
 
