@@ -79,6 +79,11 @@ class DataConfig:
     val_length: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def train_roots(self) -> list[str]:
+        """``root`` followed by ``extra_roots``: every folder of the training pool."""
+        return [self.root, *self.extra_roots]
+
 
 @dataclass
 class TrainConfig:
@@ -169,8 +174,8 @@ class ExperimentConfig:
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-_PATH_FIELDS = {("data", "root"), ("data", "val_root"), ("train", "out_dir")}
-_PATH_LIST_FIELDS = {("data", "extra_roots")}
+_PATH_FIELDS = {("data", "root"), ("data", "extra_roots"), ("data", "val_root"),
+                ("train", "out_dir")}
 
 
 # --------------------------------------------------------------------------- type coercion
@@ -423,10 +428,9 @@ def resolve_paths(config: ExperimentConfig) -> ExperimentConfig:
     """Expand the path fields in place (and fill ``train.out_dir``); return ``config``."""
     for section, key in _PATH_FIELDS:
         obj = getattr(config, section)
-        setattr(obj, key, expand_path(getattr(obj, key)))
-    for section, key in _PATH_LIST_FIELDS:
-        obj = getattr(config, section)
-        setattr(obj, key, [expand_path(p) for p in getattr(obj, key)])
+        value = getattr(obj, key)
+        setattr(obj, key, [expand_path(v) for v in value] if isinstance(value, list)
+                else expand_path(value))
     if not config.train.out_dir:
         config.train.out_dir = str(config.out_dir)
     return config

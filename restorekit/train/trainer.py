@@ -93,8 +93,7 @@ def build_datasets(config: ExperimentConfig) -> tuple[Any, Any]:
     except ImportError as exc:  # pragma: no cover - the data package is part of restorekit
         raise RestorekitError(f"restorekit.data is not available: {exc}") from None
     d, seed = config.data, config.train.seed
-    roots = [d.root, *d.extra_roots] if d.extra_roots else d.root
-    train_set = make_dataset(d.kind, roots, split=d.split, patch_size=d.patch_size or None,
+    train_set = make_dataset(d.kind, d.train_roots, split=d.split, patch_size=d.patch_size or None,
                              degradation=d.degradation or None, color=d.color,
                              augment=tuple(d.augment), seed=seed, length=d.length, **d.options)
     val_set = None
@@ -563,7 +562,7 @@ class Trainer:
             "ema": bool(cfg.train.ema),
             "data": {
                 "train": " + ".join(f"{d.kind}:{Path(r).name}/{d.split}"
-                                    for r in [d.root, *d.extra_roots]),
+                                    for r in d.train_roots),
                 "val": f"{d.val_kind or d.kind}:{Path(d.val_root).name}/{d.val_split}"
                 if d.val_root else None,
                 "degradation": d.degradation,
