@@ -84,7 +84,7 @@ def _config_path(name: str) -> Path:
     return Path(str(resources.files(CONFIG_PACKAGE).joinpath(name)))
 
 
-def _train(ctx: ReproContext, toml: str, steps: int, settings: Settings) -> Any:
+def train_config(ctx: ReproContext, toml: str, steps: int, settings: Settings) -> Any:
     """Train one config from ``restorekit/experiments/dae_mnist_classifier`` in ``ctx.work``."""
     from restorekit.train import train
 
@@ -158,7 +158,7 @@ def _evaluate(classifier: Any, clean: np.ndarray, labels: np.ndarray, sigma: flo
     return row, images
 
 
-def _classifier(ctx: ReproContext, s: Settings, epochs: int,
+def cached_classifier(ctx: ReproContext, s: Settings, epochs: int,
                 degradation: str | None = None, seed: int | None = None) -> Any:
     """The MNIST classifier trained on clean (or ``degradation``-damaged) training digits,
     cached in ``ctx.work / "classifier"``; a cached one is named among the reused runs."""
@@ -176,7 +176,7 @@ def _classifier(ctx: ReproContext, s: Settings, epochs: int,
                                limit=s.classifier_train, degradation=degradation)
 
 
-def _finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifier: Any,
+def finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifier: Any,
                sigma: float, train: tuple[np.ndarray, np.ndarray], **loss: Any
                ) -> tuple[Any, Any]:
     """Copies of ``denoiser`` and ``classifier`` fine-tuned by
@@ -219,7 +219,7 @@ def _noisy_trained_accuracy(ctx: ReproContext, s: Settings, sigma: float, noisy:
     from restorekit.evaluate import downstream as ds
 
     ctx.log(f"classifier on noisy training digits, sigma {sigma:g}")
-    model = _classifier(ctx, s, s.noisy_trained_epochs, NOISE.format(sigma=sigma))
+    model = cached_classifier(ctx, s, s.noisy_trained_epochs, NOISE.format(sigma=sigma))
     return ds.classifier_accuracy(model, noisy, labels, device=ctx.torch_device())
 
 
@@ -240,37 +240,49 @@ def _bank_bayes(ctx: ReproContext, s: Settings, sigma: float, noisy: np.ndarray,
             "oracle_n": k, "bank_n": len(bank_x)}
 
 
-def _tuned_rows(ctx: ReproContext, s: Settings, best: Any, classifier: Any, independent: Any,
-                sigma: float, train: tuple[np.ndarray, np.ndarray],
-                noisy: np.ndarray, clean: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
-    """Table 1's rk-unet and three fine-tunes of it at ``sigma``, read by the Table 1 classifier,
-    an independently trained clean classifier and (end to end) the fine-tune's own."""
-    from restorekit.evaluate import downstream as ds
-
-    variants = [
+def finetune_variants(s: Settings) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """The fine-tunes of Table 1's rk-unet: key, what it is, its loss, and the options of
+    :func:`~restorekit.train.task_driven.finetune_for_classifier` that make it."""
+    return [
         ("mse", "fine-tuned at this sigma", "MSE", {"ce_weight": 0.0}),
         ("task", "fine-tuned for the classifier",
          f"MSE + {s.task_weight:g} CE (classifier frozen)", {"ce_weight": s.task_weight}),
         ("joint", "end to end with a copy of the classifier", "CE (both learn)",
          {"mse_weight": 0.0, "ce_weight": 1.0, "train_classifier": True})]
+
+
+def score_denoiser(ctx: ReproContext, net: Any, own: Any, classifier: Any, independent: Any,
+                   sigma: float, noisy: np.ndarray, clean: np.ndarray, labels: np.ndarray
+                   ) -> dict[str, Any]:
+    """Accuracy of ``net``'s output for the Table 1 classifier, the independent clean one and
+    (end to end) the fine-tune's ``own`` classifier, and its PSNR."""
+    from restorekit.evaluate import downstream as ds
+
+    device = ctx.torch_device()
+    out = ds.restore_images(noisy, net, sigma=sigma, device=device)
+    return {
+        "Table 1 classifier": ds.classifier_accuracy(classifier, out, labels, device=device),
+        "independent classifier": ds.classifier_accuracy(independent, out, labels,
+                                                         device=device),
+        "own classifier": (ds.classifier_accuracy(own, out, labels, device=device)
+                           if own is not None else None),
+        "PSNR": _psnr(out, clean)}
+
+
+def _tuned_rows(ctx: ReproContext, s: Settings, best: Any, classifier: Any, independent: Any,
+                sigma: float, train: tuple[np.ndarray, np.ndarray],
+                noisy: np.ndarray, clean: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
+    """Table 1's rk-unet and three fine-tunes of it at ``sigma``, read by the Table 1 classifier,
+    an independently trained clean classifier and (end to end) the fine-tune's own."""
     models = [("rk-unet of Table 1 (blind)", "MSE", best, None)]
-    for key, name, loss, options in variants:
-        net, own = _finetuned(ctx, s, key, best, classifier, sigma, train, **options)
+    for key, name, loss, options in finetune_variants(s):
+        net, own = finetuned(ctx, s, key, best, classifier, sigma, train, **options)
         models.append((f"rk-unet {name}", loss, net, own if options.get("train_classifier")
                        else None))
-    device = ctx.torch_device()
-    rows = []
-    for label, loss, net, own in models:
-        out = ds.restore_images(noisy, net, sigma=sigma, device=device)
-        rows.append({
-            "denoiser": label, "loss": loss,
-            "Table 1 classifier": ds.classifier_accuracy(classifier, out, labels, device=device),
-            "independent classifier": ds.classifier_accuracy(independent, out, labels,
-                                                             device=device),
-            "own classifier": (ds.classifier_accuracy(own, out, labels, device=device)
-                               if own is not None else None),
-            "PSNR": _psnr(out, clean)})
-    return rows
+    return [{"denoiser": label, "loss": loss,
+             **score_denoiser(ctx, net, own, classifier, independent, sigma, noisy, clean,
+                              labels)}
+            for label, loss, net, own in models]
 
 
 def _save_png(path: Path, image: np.ndarray) -> Path:
@@ -300,9 +312,9 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
     clean, labels = clean_all[:n_sweep], labels_all[:n_sweep]
 
     ctx.log("classifier on clean training digits")
-    classifier = _classifier(ctx, s, s.classifier_epochs)
-    dae, dae_cfg, dae_dir = _train(ctx, "dae.toml", s.dae_steps, s)
-    best, best_cfg, best_dir = _train(ctx, "best.toml", s.best_steps, s)
+    classifier = cached_classifier(ctx, s, s.classifier_epochs)
+    dae, dae_cfg, dae_dir = train_config(ctx, "dae.toml", s.dae_steps, s)
+    best, best_cfg, best_dir = train_config(ctx, "best.toml", s.best_steps, s)
     denoisers = {"dae": dae, "best": best}
 
     rows: list[dict[str, Any]] = []
@@ -330,7 +342,7 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
     bayes = _bank_bayes(ctx, s, matched_sigma, images["noisy"], labels_all, (train_x, train_y))
 
     ctx.log("denoisers fine-tuned for the classifier")
-    independent = _classifier(ctx, s, s.classifier_epochs, seed=ctx.seed + 1)
+    independent = cached_classifier(ctx, s, s.classifier_epochs, seed=ctx.seed + 1)
     tuned = _tuned_rows(ctx, s, best, classifier, independent, matched_sigma,
                         (train_x, train_y), images["noisy"], clean_all, labels_all)
     joint = tuned[-1]["own classifier"]
