@@ -16,7 +16,7 @@ runs``, shared with ``restorekit reproduce dae-mnist-classifier --budget full``)
 runs once; ``--variants`` lets two processes train the variants side by side. Prints a table
 and writes ``docs/benchmarks/dae_long_finetune.md``::
 
-    python benchmarks/dae_long_finetune.py [--steps 2000,8000] [--variants task,joint]
+    python benchmarks/dae_long_finetune.py [--steps 2000,6000] [--variants task,joint]
                                            [--sigma 195] [--threads 2] [--quick] [--quiet]
 """
 
@@ -74,7 +74,7 @@ def _rows(ctx: Any, settings: Any, steps: list[int], variants: list[str], sigma:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", default="2000,8000",
+    parser.add_argument("--steps", default="2000,6000",
                         help="fine-tune lengths, comma-separated (batch 100; 600 steps = 1 epoch)")
     parser.add_argument("--variants", default="task,joint",
                         help="which fine-tunes: mse, task, joint (comma-separated)")
@@ -126,10 +126,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{task['steps']} steps)"
         + (f"; best end to end: {own:.2f} % ({joint['steps']} steps)." if own is not None
            else "."))
+    if len(steps) > 1:
+        lo, hi = min(steps), max(steps)
+        gains = []
+        for _, name, _, options in exp.finetune_variants(settings):
+            at = {r["steps"]: r for r in rows if r["denoiser"] == f"rk-unet {name}"}
+            if lo in at and hi in at:
+                key = ("own classifier" if options.get("train_classifier")
+                       else "Table 1 classifier")
+                gains.append(f"{name}: {at[hi][key] - at[lo][key]:+.2f} points ({key})")
+        summary += (f" From {lo:,} to {hi:,} steps ({hi / lo:.1f}x the compute): "
+                    + "; ".join(gains) + ".")
     print(summary)
     text = f"""# Longer classifier-driven fine-tunes at the matched noise (dae-mnist-classifier)
 
-{__doc__.split(chr(10) + chr(10))[1]}
+{(chr(10) * 2).join(__doc__.split(chr(10) * 2)[1:3])}
 
 - Command: `{command_line("dae_long_finetune.py", argv)}`
 - Machine: {cpu_model()}, torch threads {args.threads}
@@ -140,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 - Columns: accuracy (%) of the Table 1 clean-digit classifier, of an independent clean-digit
   classifier (seed {args.seed + 1}; it checks that the denoiser did not just learn the first
   one's quirks) and, end to end, of the fine-tune's own classifier; PSNR (dB) of the output.
+- A row of the report's length repeats the report's run when its cached weights are there;
+  retrained on another machine or thread count it may differ from the report by a few tenths
+  (the order of float sums changes).
 
 {summary}
 

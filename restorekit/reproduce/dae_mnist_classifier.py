@@ -537,7 +537,9 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
         f"{top['independent classifier'] - tuned[0]['independent classifier']:+.2f} for the "
         f"independent one (best fine-tune for the independent classifier: {top['denoiser']}); "
         f"end to end, {joint:.2f} %. All stay {table_clean - best_any:.1f} or more points below "
-        f"clean accuracy ({table_clean:.2f} %).")
+        f"clean accuracy ({table_clean:.2f} %). The task-driven and end-to-end fine-tunes at "
+        f"longer lengths, from these same runs: [docs/benchmarks/dae_long_finetune.md]"
+        f"(../benchmarks/dae_long_finetune.md) (`python benchmarks/dae_long_finetune.py`).")
     if tuned_sweep:
         met = [f"{r['denoiser']} at sigma {r['sigma']:g}" for r in tuned_met]
         rep.text(
