@@ -159,7 +159,7 @@ def _evaluate(classifier: Any, clean: np.ndarray, labels: np.ndarray, sigma: flo
 
 
 def cached_classifier(ctx: ReproContext, s: Settings, epochs: int,
-                degradation: str | None = None, seed: int | None = None) -> Any:
+                      degradation: str | None = None, seed: int | None = None) -> Any:
     """The MNIST classifier trained on clean (or ``degradation``-damaged) training digits,
     cached in ``ctx.work / "classifier"``; a cached one is named among the reused runs."""
     from restorekit.evaluate import downstream as ds
@@ -177,8 +177,8 @@ def cached_classifier(ctx: ReproContext, s: Settings, epochs: int,
 
 
 def finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifier: Any,
-               sigma: float, train: tuple[np.ndarray, np.ndarray], **loss: Any
-               ) -> tuple[Any, Any]:
+              sigma: float, train: tuple[np.ndarray, np.ndarray], **loss: Any
+              ) -> tuple[Any, Any]:
     """Copies of ``denoiser`` and ``classifier`` fine-tuned by
     :func:`~restorekit.train.task_driven.finetune_for_classifier` at ``sigma``; cached in
     ``ctx.work / "finetune"`` (a cached pair is named among the reused runs)."""
