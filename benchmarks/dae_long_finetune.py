@@ -66,8 +66,7 @@ def _rows(ctx: Any, settings: Any, steps: list[int], variants: list[str], sigma:
             net, own = exp.finetuned(ctx, s, key, best, classifier, sigma, train, **options)
             ctx.log(f"{key}, {n} steps: ready in {time.perf_counter() - t0:.0f} s")
             rows.append({"denoiser": f"rk-unet {name}", "loss": loss, "steps": n,
-                         **exp.score_denoiser(ctx, net, own if options.get("train_classifier")
-                                              else None, classifier, independent, sigma,
+                         **exp.score_denoiser(ctx, net, own, classifier, independent, sigma,
                                               noisy, clean, labels)})
     return rows, table_clean
 

@@ -181,7 +181,8 @@ def finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifi
               ) -> tuple[Any, Any]:
     """Copies of ``denoiser`` and ``classifier`` fine-tuned by
     :func:`~restorekit.train.task_driven.finetune_for_classifier` at ``sigma``; cached in
-    ``ctx.work / "finetune"`` (a cached pair is named among the reused runs)."""
+    ``ctx.work / "finetune"`` (a cached pair is named among the reused runs). The classifier
+    copy is returned only when it learned (``train_classifier``), else ``None``."""
     import copy
 
     from safetensors.torch import save_file
@@ -197,10 +198,12 @@ def finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifi
     path = ctx.work / "finetune" / f"{name}-{s.finetune_steps}-s{sigma:g}-{tag}-seed{ctx.seed}"
     files = {key: path.parent / f"{path.name}.{key}.safetensors"
              for key in ("denoiser", "classifier")}
+    learned = bool(loss.get("train_classifier"))
     if all(f.is_file() for f in files.values()):
         load_weights(net, files["denoiser"])
         _REUSED.append(f"fine-tune {path.name}")
-        return net.eval(), load_classifier(files["classifier"])
+        own = load_classifier(files["classifier"]) if learned else None
+        return net.eval(), own
     ctx.log(f"fine-tuning rk-unet: {name}, {s.finetune_steps} steps at sigma {sigma:g}")
     finetune_for_classifier(net, judge, train[0], train[1], NOISE.format(sigma=sigma),
                             steps=s.finetune_steps, batch_size=s.batch_size or 100,
@@ -210,7 +213,7 @@ def finetuned(ctx: ReproContext, s: Settings, name: str, denoiser: Any, classifi
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     atomic_write(files["denoiser"], lambda tmp: save_file(state, tmp))
     save_classifier(judge, files["classifier"], meta={"fine-tune": path.name})
-    return net, judge
+    return net, judge if learned else None
 
 
 def _noisy_trained_accuracy(ctx: ReproContext, s: Settings, sigma: float, noisy: np.ndarray,
@@ -277,8 +280,7 @@ def _tuned_rows(ctx: ReproContext, s: Settings, best: Any, classifier: Any, inde
     models = [("rk-unet of Table 1 (blind)", "MSE", best, None)]
     for key, name, loss, options in finetune_variants(s):
         net, own = finetuned(ctx, s, key, best, classifier, sigma, train, **options)
-        models.append((f"rk-unet {name}", loss, net, own if options.get("train_classifier")
-                       else None))
+        models.append((f"rk-unet {name}", loss, net, own))
     return [{"denoiser": label, "loss": loss,
              **score_denoiser(ctx, net, own, classifier, independent, sigma, noisy, clean,
                               labels)}
