@@ -141,7 +141,7 @@ class ImageFolderSource:
     def __init__(self, root: str | Path | Sequence[str | Path], *, recursive: bool = False,
                  cache: bool | int = DEFAULT_CACHE_BYTES, preload: bool = True) -> None:
         roots = [Path(root)] if isinstance(root, (str, Path)) else [Path(r) for r in root]
-        self.root = roots[0]
+        self.roots = roots
         paths: list[Path] = []
         self.names: list[str] = []
         for folder in roots:
