@@ -13,10 +13,11 @@ degradation seeded by image index, Gaussian noise not clipped, PSNR/SSIM of the 
   CBM3D with the noise level estimated vs every shipped denoiser, blind;
 - JPEG deblocking, Classic5, quality 10 / 20 / 30 / 40: the JPEG itself vs the deblocker; and
   on colour (Urban100, quality 10 / 20, 4:2:0 chroma, PSNR on RGB) the gray deblocker in YCbCr;
-- super-resolution, Set5 on Y, x2 / x3 / x4, border of the scale cropped: bicubic vs the SR model.
+- super-resolution, Set5 on Y, x2 / x3 / x4, border of the scale cropped: bicubic vs every SR model
+  made for that scale.
 
 Networks are scored blind (noise level estimated) and, when they take one, with the true sigma;
-each group's default model (and the gray JPEG specialist) also with x8 self-ensemble
+each group's default model (and the gray JPEG and SR specialists) also with x8 self-ensemble
 (``NAME+x8``, ``--self-ensemble`` on the command line: the mean over 8 flips and rotations, 8
 times the compute).
 Rows are cached in ``docs/benchmarks/zoo_quality.json`` under the method, the case and the
@@ -58,6 +59,7 @@ class Case:
     crop_border: int | str = 0
     goal: str = ""
     x8: bool = True  # also score the group's default model with x8 self-ensemble
+    scale: int | None = None  # the SR scale factor (specialists for it are scored too)
 
     @property
     def key(self) -> str:
@@ -74,10 +76,12 @@ CASES = [
       (("denoise-gray", "set12"), ("denoise-rgb", "urban100_sub10")) for s in (25, 50)),
     Case("real-rgb", "cc15_nam", "pairs", goal="beat the Gaussian colour model"),
     *(Case("jpeg", "classic5", f"jpeg:quality={q}", task="jpeg",
-           goal={10: "DnCNN-3 29.40", 20: "DnCNN-3 31.63"}.get(q, "")) for q in (10, 20, 30, 40)),
+           goal={10: "DnCNN-3 29.40; MemNet 29.69",
+                 20: "DnCNN-3 31.63; MemNet 31.90"}.get(q, "")) for q in (10, 20, 30, 40)),
     *(Case("jpeg-rgb", "urban100_sub10", f"jpeg:quality={q}", task="jpeg") for q in (10, 20)),
     *(Case("sr", "set5", f"resample:scale={s}", task="sr", color="y", crop_border="scale",
-           goal=g) for s, g in ((2, "DnCNN-3 37.58"), (3, "DnCNN-3 33.75"), (4, "DnCNN-3 31.40"))),
+           goal=f"DnCNN-3 {d}; MemNet {m}", scale=s)
+      for s, d, m in ((2, 37.58, 37.78), (3, 33.75, 34.09), (4, 31.40, 31.74))),
 ]
 X8 = "+x8"  # a method name suffix: the model with x8 self-ensemble
 
@@ -86,25 +90,28 @@ BASELINES = {"denoise-gray": "bm3d", "denoise-rgb": "bm3d", "real-rgb": "bm3d", 
              "jpeg-rgb": None, "sr": None}
 
 
-def _methods(group: str, task: str, channels: int, x8: bool = True) -> list[str]:
+def _methods(group: str, task: str, channels: int, x8: bool = True,
+             scale: int | None = None) -> list[str]:
     """The shipped models to score for a group: its default, plus the gray model per channel
-    (and, for gray JPEG, the other shipped deblockers: the quality 10-20 specialist); the
-    default and those other deblockers also with x8 self-ensemble when ``x8``."""
+    (and, for gray JPEG and SR, the other shipped models: the quality 10-20 deblocker, the SR
+    nets made for ``scale``); the default and those others also with x8 self-ensemble when
+    ``x8``."""
     import restorekit.zoo as zoo
 
     if group == "real-rgb":  # every shipped denoiser, Gaussian or real-noise
         return [m.name for m in zoo.zoo_models().values() if m.task == "denoise"]
     names = []
     for c in (channels, 1):
-        name = zoo.default_model(task, c)
+        name = zoo.default_model(task, c, scale)
         if name and name not in names:
             names.append(name)
     if not names:
         return names
     ensembled = names[:1]
-    if group == "jpeg":
+    if group in ("jpeg", "sr"):
         others = [m.name for m in zoo.zoo_models().values()
-                  if m.task == "jpeg" and m.name not in names]
+                  if m.task == task and m.name not in names
+                  and (scale is None or not m.scales or scale in m.scales)]
         names += others
         ensembled += others
     return [m for name in names for m in ([name, f"{name}{X8}"] if x8 and name in ensembled
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         channels = 3 if case.group.endswith("-rgb") else 1
         methods = ([BASELINES[case.group]] if BASELINES[case.group] else []) + _methods(
-            case.group, case.task, channels, case.x8)
+            case.group, case.task, channels, case.x8, case.scale)
         for method in methods:
             key = f"{_method_id(method)}|{case.key}"
             if key not in cache and case.group in groups and args.match in case.spec:

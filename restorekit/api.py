@@ -308,7 +308,9 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
             out, info = image, RestoreInfo(method="bicubic", extra={
                 "note": "no super-resolution model is shipped yet: bicubic interpolation only"})
         else:
-            out, info = restore_in_ycbcr(image, build(name), luma_only=True)
+            restorer = build(name)
+            _check_scale_fits(restorer, scale)
+            out, info = restore_in_ycbcr(image, restorer, luma_only=True)
         info.extra["scale"] = scale
     else:
         out, info = _inpaint(image, model, mask, weights=weights, build=build,
@@ -316,6 +318,14 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
     info.extra["task"] = task
     info.seconds = time.perf_counter() - start
     return out, info
+
+
+def _check_scale_fits(restorer: Restorer, scale: int) -> None:
+    """Refuse a super-resolution net made for one scale factor (its ``scale``) at another."""
+    own = getattr(getattr(restorer, "net", None), "scale", None)
+    if isinstance(own, int) and own != scale:
+        raise RestorekitError(f"{restorer.name} restores x{own} upscaling only, not x{scale} "
+                              f"(for x{scale}: --model auto or one made for x{scale})")
 
 
 def restore_in_ycbcr(image: np.ndarray, restorer: Restorer,

@@ -152,6 +152,20 @@ def test_arch_at_weights_loads_a_trained_file(tmp_path: Path, gray_image: np.nda
     assert restorer.restore(gray_image).shape == gray_image.shape
 
 
+def test_a_net_for_one_scale_refuses_the_others(tmp_path: Path, gray_image: np.ndarray) -> None:
+    from restorekit.restorers.base import build_net
+    from restorekit.weights import save_weights
+
+    config = {"scale": 3, "channels": 4, "num_blocks": 1}
+    path = save_weights(build_net("edsr", **config), tmp_path / "x3.safetensors", arch="edsr",
+                        config=config)
+    small = gray_image[:20, :22]
+    out, info = restore_task(small, "sr", scale=3, weights=str(path), device="cpu")
+    assert out.shape == (60, 66) and info.method == "edsr"
+    with pytest.raises(RestorekitError, match="x3 upscaling only, not x2"):
+        restore_task(small, "sr", scale=2, weights=str(path), device="cpu")
+
+
 def test_cache_reuses_restorers(gray_image: np.ndarray) -> None:
     cache: dict = {}
     restore_task(gray_image, model="median", cache=cache)

@@ -15,6 +15,7 @@ from restorekit.nets import (  # noqa: F401  (imported to register)
     cnn_lstm,
     dncnn,
     dsc,
+    edsr,
     memnet,
     rednet,
     unet,

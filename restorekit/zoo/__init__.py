@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,15 +93,17 @@ def default_model(task: str, channels: int, scale: int | None = None) -> str | N
 
     A model marked default for exactly these channels wins; else any model for the task that
     takes these channels; else a gray model (run per channel) for colour images. Within each
-    tier a model marked default (for other channels) comes before a specialist. None if the zoo
-    has nothing for the task.
+    tier a model marked default (for other channels) comes before a specialist, then the one
+    made for the fewest scales (a net made for x3 only beats a multi-scale one at x3). None if
+    the zoo has nothing for the task.
     """
     candidates = [m for m in zoo_models().values()
                   if m.task == task and (scale is None or not m.scales or scale in m.scales)]
     for test in (lambda m: m.default and channels in m.channels,
                  lambda m: channels in m.channels,
                  lambda m: 1 in m.channels):
-        matches = sorted((m for m in candidates if test(m)), key=lambda m: not m.default)
+        matches = sorted((m for m in candidates if test(m)),
+                         key=lambda m: (not m.default, len(m.scales) or math.inf))
         if matches:
             return matches[0].name
     return None

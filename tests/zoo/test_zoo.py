@@ -122,6 +122,18 @@ def test_colour_falls_back_to_the_default_gray_model_not_a_specialist(
     assert zoo.default_model("denoise", 3) == "b-default"  # gray, run per channel
 
 
+def test_a_default_made_for_the_scale_beats_a_multi_scale_default(
+        temp_zoo: Path, tmp_path: Path) -> None:
+    _fake_run(tmp_path / "run", step=100, steps=100)
+    common = dict(task="sr", data="synthetic", licence="CC0", config_file="x.toml",
+                  zoo_dir=temp_zoo, default=True)
+    publish(tmp_path / "run", name="b-all-scales", scales=[2, 3, 4], **common)
+    publish(tmp_path / "run", name="c-x3", scales=[3], **common)
+    assert zoo.default_model("sr", 1, 3) == "c-x3"
+    assert zoo.default_model("sr", 1, 2) == zoo.default_model("sr", 1, 4) == "b-all-scales"
+    assert zoo.default_model("sr", 3, 3) == "c-x3"  # gray, run on Y
+
+
 def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
         temp_zoo: Path, tmp_path: Path, gray_image: np.ndarray) -> None:
     from restorekit.io import write_image
