@@ -37,18 +37,22 @@ def test_colour_image_gets_a_denoiser_too(rgb_image: np.ndarray) -> None:
 def test_sr_upscales_with_the_shipped_model_and_beats_bicubic(gray_image: np.ndarray) -> None:
     from restorekit.degrade.resample import downscale, upscale
 
-    y, x = np.mgrid[0:64, 0:64]
+    y, x = np.mgrid[0:66, 0:66]
     edges = (0.2 + 0.5 * ((x // 8 + y // 12) % 2) + 0.2 * ((x - 32) ** 2 + (y - 30) ** 2 < 200))
     edges = edges.astype(np.float32)  # sharp edges: where SR beats interpolation
     colour = np.stack([edges, edges[::-1], 0.9 - 0.5 * edges], -1).astype(np.float32)
-    for image in (edges, colour):  # colour: Y through the net, bicubic chroma
-        small = downscale(image, 2, "bicubic")
-        out, info = restore_task(small, "sr", scale=2)
-        assert out.shape == image.shape and info.method == "rk-unet-sr-y"
-        assert info.extra["scale"] == 2 and info.extra["task"] == "sr"
-        bicubic = np.clip(upscale(small, 2, "bicubic"), 0, 1)
-        kw = {"crop_border": 2, "y_channel": image.ndim == 3}
-        assert psnr(out, image, **kw) > psnr(bicubic, image, **kw) + 0.5
+    # x2: the multi-scale default; x3: the net made for x3 only
+    for scale, model in ((2, "rk-unet-sr-y"), (3, "edsr-sr3-y")):
+        for image in (edges, colour):  # colour: Y through the net, bicubic chroma
+            small = downscale(image, scale, "bicubic")
+            out, info = restore_task(small, "sr", scale=scale)
+            assert out.shape == image.shape and info.method == model
+            assert info.extra["scale"] == scale and info.extra["task"] == "sr"
+            bicubic = np.clip(upscale(small, scale, "bicubic"), 0, 1)
+            kw = {"crop_border": scale, "y_channel": image.ndim == 3}
+            assert psnr(out, image, **kw) > psnr(bicubic, image, **kw) + 0.5
+    with pytest.raises(RestorekitError, match="x3 upscaling only, not x4"):
+        restore_task(small, "sr", scale=4, model="edsr-sr3-y")
     out, info = restore_task(gray_image, "sr", scale=2, model="bicubic")
     assert info.method == "bicubic" and out.shape == (128, 96)
     with pytest.raises(RestorekitError, match="scale of 2, 3 or 4"):

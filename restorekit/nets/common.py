@@ -1,5 +1,5 @@
-"""Small helpers every architecture shares: padding to a size multiple, a conv encoder stack,
-counting."""
+"""Small helpers every architecture shares: padding to a size multiple, a conv encoder stack, a
+residual block, counting."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def conv_pool_stack(in_channels: int, features: tuple[int, ...]) -> nn.Sequentia
                    nn.MaxPool2d(2)]
         prev = f
     return nn.Sequential(*layers)
+
+
+class ResBlock(nn.Module):
+    """conv-ReLU-conv plus identity, without BN (EDSR's block, Lim et al. 2017, Fig. 2c; DRUNet's);
+    bias-free by default."""
+
+    def __init__(self, channels: int, bias: bool = False) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
 
 
 def count_parameters(module: nn.Module) -> int:

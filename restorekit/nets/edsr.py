@@ -10,21 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restorekit.nets.common import crop_to, pad_to_multiple
+from restorekit.nets.common import ResBlock, crop_to, pad_to_multiple
 from restorekit.restorers.base import register_net
-
-
-class _ResBlock(nn.Module):
-    """EDSR's residual block (Fig. 2c): conv-ReLU-conv, no batch norm, output scaled."""
-
-    def __init__(self, channels: int, res_scale: float) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.res_scale = res_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.conv2(F.relu(self.conv1(x)))
 
 
 @register_net(
@@ -42,8 +29,8 @@ class EDSR(nn.Module):
     """EDSR-baseline (Lim et al., CVPRW 2017, Sec. 3.1 and Fig. 3): a head conv, ``num_blocks``
     residual blocks of ``channels`` maps without batch norm (Fig. 2c), a conv closing the global
     skip, and a sub-pixel upsampler (Shi et al., CVPR 2016: conv to ``scale**2`` maps per output
-    channel, then pixel shuffle). The paper's baseline is 16 blocks of 64 maps, residual scaling
-    1 (0.1 only for its wide model).
+    channel, then pixel shuffle). The paper's baseline is 16 blocks of 64 maps with residual
+    scaling 1, as here (its 0.1 scaling is for the wide model only).
 
     Every SR model here shares one interface: it takes the image already enlarged to the output
     size (``resample:scale=s``, MATLAB bicubic) and returns a same-size image, so one pipeline
@@ -72,7 +59,6 @@ class EDSR(nn.Module):
         num_blocks: int = 16,
         in_channels: int = 1,
         out_channels: int = 1,
-        res_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if in_channels != out_channels:
@@ -87,7 +73,7 @@ class EDSR(nn.Module):
         self.multiple = self.scale
         phases = in_channels * self.scale ** 2
         self.head = nn.Conv2d(phases, channels, 3, padding=1)
-        self.body = nn.Sequential(*(_ResBlock(channels, res_scale) for _ in range(num_blocks)))
+        self.body = nn.Sequential(*(ResBlock(channels, bias=True) for _ in range(num_blocks)))
         self.body_end = nn.Conv2d(channels, channels, 3, padding=1)
         self.upsample = nn.Conv2d(channels, out_channels * self.scale ** 2, 3, padding=1)
         nn.init.zeros_(self.upsample.weight)

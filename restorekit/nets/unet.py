@@ -23,20 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restorekit.nets.common import crop_to, pad_to_multiple
+from restorekit.nets.common import ResBlock, crop_to, pad_to_multiple
 from restorekit.restorers.base import register_net
-
-
-class ResBlock(nn.Module):
-    """conv-ReLU-conv plus identity (DRUNet's residual block), without BN; bias-free by default."""
-
-    def __init__(self, channels: int, bias: bool = False) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
 
 
 def estimate_noise_level(z: torch.Tensor) -> torch.Tensor:
