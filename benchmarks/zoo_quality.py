@@ -81,7 +81,7 @@ CASES = [
     *(Case("jpeg-rgb", "urban100_sub10", f"jpeg:quality={q}", task="jpeg") for q in (10, 20)),
     *(Case("sr", "set5", f"resample:scale={s}", task="sr", color="y", crop_border="scale",
            goal=f"DnCNN-3 {d}; MemNet {m}", scale=s)
-      for s, d, m in ((2, 37.58, 37.78), (3, 33.75, 34.09), (4, 31.40, 31.74))),
+      for s, d, m in ((2, "37.58", "37.78"), (3, "33.75", "34.09"), (4, "31.40", "31.74"))),
 ]
 X8 = "+x8"  # a method name suffix: the model with x8 self-ensemble
 
