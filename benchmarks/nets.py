@@ -17,7 +17,7 @@ input for nets whose default ``in_channels`` is 1, colour for 3):
 
 Writes ``docs/benchmarks/nets.md``::
 
-    python benchmarks/nets.py [--out FILE] [--names dncnn,rednet]
+    python benchmarks/nets.py [--out FILE] [--names dncnn,rednet] [--shared]
 """
 
 from __future__ import annotations
@@ -184,8 +184,8 @@ def fmt_s(s: float) -> str:
     return f"{s:.3f}" if s < 10 else f"{s:.1f}"
 
 
-def render(rows: list[dict[str, Any]], started: float, cmd: str) -> str:
-    """The markdown report."""
+def render(rows: list[dict[str, Any]], started: float, cmd: str, shared: bool = False) -> str:
+    """The markdown report; ``shared``: say another job ran beside the benchmark."""
     load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     lines = [
         "# Networks: parameters, MACs, CPU time and memory",
@@ -198,8 +198,8 @@ def render(rows: list[dict[str, Any]], started: float, cmd: str) -> str:
         f"- Machine: {machine()}",
         f"- Date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; total "
         f"{(time.time() - started) / 60:.1f} min; load average at the end {load}",
-        "- **The machine was shared with a background training job** (2 cores for both), so "
-        "the times are upper bounds: on an idle machine they are lower.",
+        *(["- **The machine was shared with another job** (`--shared`), so the times are "
+            "upper bounds: on an idle machine they are lower."] if shared else []),
         "",
         "| net | in ch | params | GMACs @256 | s @256 | s @1024 | fwd MiB @256 | "
         "fwd MiB @1024 | peak RSS MiB @1024 |",
@@ -263,6 +263,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", nargs=2, metavar=("NAME", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--names", help="Comma-separated nets (default: every registered net).")
+    parser.add_argument("--shared", action="store_true",
+                        help="another job shares the CPU: say so in the report")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.case:
@@ -293,8 +295,9 @@ def main() -> None:
             print(f"{name:14s} {size:5d}  {case['best_s']:8.3f} s  "
                   f"{case['forward_mib']:8.0f} MiB  macs={case['macs']}", flush=True)
         rows.append(row)
-    cmd = "python benchmarks/nets.py" + (f" --names {args.names}" if args.names else "")
-    text = render(rows, started, cmd)
+    cmd = ("python benchmarks/nets.py" + (f" --names {args.names}" if args.names else "")
+           + (" --shared" if args.shared else ""))
+    text = render(rows, started, cmd, args.shared)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
