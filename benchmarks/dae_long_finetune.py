@@ -13,8 +13,9 @@ fine-tunes at several lengths, on the same data, noise, seeds and 10,000 test di
 
 Every run is cached in the report's work folder (``docs/reproductions/dae-mnist-classifier/
 runs``, shared with ``restorekit reproduce dae-mnist-classifier --budget full``), so a length
-runs once; ``--variants`` lets two processes train the variants side by side. Prints a table
-and writes ``docs/benchmarks/dae_long_finetune.md``::
+runs once; ``--variants`` picks which to train (two processes can train them side by side on
+a machine with cores to spare; on 2 cores one 2-thread run is about twice as fast as two
+1-thread runs). Prints a table and writes ``docs/benchmarks/dae_long_finetune.md``::
 
     python benchmarks/dae_long_finetune.py [--steps 2000,6000] [--variants task,joint]
                                            [--sigma 195] [--threads 2] [--quick] [--quiet]

@@ -110,8 +110,7 @@ def _methods(group: str, task: str, channels: int, x8: bool = True,
     ensembled = names[:1]
     if group in ("jpeg", "sr"):
         others = [m.name for m in zoo.zoo_models().values()
-                  if m.task == task and m.name not in names
-                  and (scale is None or not m.scales or scale in m.scales)]
+                  if m.serves(task, scale) and m.name not in names]
         names += others
         ensembled += others
     return [m for name in names for m in ([name, f"{name}{X8}"] if x8 and name in ensembled

@@ -45,6 +45,11 @@ class ZooModel:
     def summary(self) -> str:
         return str(self.card.get("description", ""))
 
+    def serves(self, task: str, scale: int | None = None) -> bool:
+        """Whether the model does ``task`` (at SR ``scale``, when given: a model without
+        ``scales`` takes any)."""
+        return self.task == task and (scale is None or not self.scales or scale in self.scales)
+
 
 def _from_card(path: Path) -> ZooModel | None:
     try:
@@ -97,8 +102,7 @@ def default_model(task: str, channels: int, scale: int | None = None) -> str | N
     made for the fewest scales (a net made for x3 only beats a multi-scale one at x3). None if
     the zoo has nothing for the task.
     """
-    candidates = [m for m in zoo_models().values()
-                  if m.task == task and (scale is None or not m.scales or scale in m.scales)]
+    candidates = [m for m in zoo_models().values() if m.serves(task, scale)]
     for test in (lambda m: m.default and channels in m.channels,
                  lambda m: channels in m.channels,
                  lambda m: 1 in m.channels):
