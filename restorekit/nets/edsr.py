@@ -6,11 +6,14 @@ Image Super-Resolution", CVPR Workshops (NTIRE) 2017.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from restorekit.nets.common import ResBlock, crop_to, pad_to_multiple
+from restorekit.nets.grow import grow_state
 from restorekit.restorers.base import register_net
 
 
@@ -86,3 +89,11 @@ class EDSR(nn.Module):
         h = h + self.body_end(self.body(h))
         out = xp + F.pixel_shuffle(self.upsample(h), self.scale)
         return crop_to(out, size)
+
+    def grow_from(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Load a smaller EDSR's weights (fewer blocks, fewer maps) so this net computes
+        exactly what it did (``restorekit.nets.grow``). Scale and image channels must match."""
+        fixed = {"head.weight": 1, "upsample.weight": 0, "upsample.bias": 0}
+        self.load_state_dict(grow_state(self.state_dict(), state, fixed=fixed,
+                                        input_dim=lambda key: 1 if key.endswith(".weight")
+                                        else None, family="EDSR"))

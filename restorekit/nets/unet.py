@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from restorekit.nets.common import ResBlock, crop_to, pad_to_multiple
+from restorekit.nets.grow import grow_state
 from restorekit.restorers.base import register_net
 
 
@@ -143,42 +144,12 @@ class RKUNet(nn.Module):
                 nn.init.zeros_(self.tail.bias)
 
     def grow_from(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Load a smaller rk-unet's weights so this net computes exactly what it did.
-
-        Function-preserving growth in depth and width. Deeper ("Net2DeeperNet", Chen,
-        Goodfellow, Shlens, "Net2Net: Accelerating Learning via Knowledge Transfer", ICLR
-        2016): each stage's blocks come first from ``state``; every extra residual block starts
-        with its second conv at zero, so it is the identity. Wider (new units with zero
-        outgoing weights, as GradMax, Evci et al., ICLR 2022): each conv's old weights fill
-        the corner of the wider one, weights that read a new channel start at zero and those
-        that write one keep their random init, so the new channels carry features from the
-        first step while nothing reads them yet. Biases ``state`` lacks (a bias-free net grown
-        into ``bias=True``) start at zero. Levels, image channels and ``noise_map`` must match.
-        Fine-tuning a grown net starts from the smaller net's quality with more capacity.
-        """
-        own = self.state_dict()
-        unexpected = sorted(set(state) - set(own))
-        if unexpected:
-            raise ValueError(f"weights hold {len(unexpected)} tensors this rk-unet lacks (e.g. "
-                             f"{unexpected[0]}): it can only grow (more blocks, wider levels, "
-                             "biases), not shrink or change levels")
+        """Load a smaller rk-unet's weights so this net computes exactly what it did: more
+        blocks per level, wider levels, biases (``restorekit.nets.grow``). Levels, image
+        channels and ``noise_map`` must match."""
         fixed = {"head.weight": 1, "tail.weight": 0}  # the image side of the net cannot grow
-        for key, value in state.items():
-            old, new = tuple(value.shape), tuple(own[key].shape)
-            if (len(old) != len(new) or any(a > b for a, b in zip(old, new, strict=True))
-                    or old[2:] != new[2:] or (key in fixed and old[fixed[key]] != new[fixed[key]])):
-                raise ValueError(f"{key} is {old} in the weights and {new} here: it can only "
-                                 "grow wider; levels, image channels and noise_map must match")
-        grown = dict(own)
-        for key, value in state.items():
-            grown[key] = _widen(value, own[key], _input_dim(key))
-        for key in set(own) - set(state):
-            if key.endswith(".bias") or key.endswith(".conv2.weight"):
-                grown[key] = torch.zeros_like(own[key])
-            elif not key.endswith(".conv1.weight"):  # a new block's first conv keeps its init
-                raise ValueError(f"{key} is missing from the weights and is not part of an "
-                                 "extra residual block or a bias")
-        self.load_state_dict(grown)
+        self.load_state_dict(grow_state(self.state_dict(), state, fixed=fixed,
+                                        input_dim=_input_dim, family="rk-unet"))
 
     def _sigma_map(self, sigma: float | torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
         n, _, h, w = z.shape
@@ -219,22 +190,6 @@ def _input_dim(key: str) -> int | None:
     if not key.endswith(".weight"):
         return None
     return 0 if key.startswith("ups.") else 1  # ConvTranspose2d stores (in, out, kh, kw)
-
-
-def _widen(old: torch.Tensor, init: torch.Tensor, reads: int | None) -> torch.Tensor:
-    """``old`` in the corner of ``init``'s shape; new weights that read a new channel (input
-    dimension ``reads``) and new bias entries are zero, other new weights keep ``init``."""
-    if old.shape == init.shape:
-        return old.clone()
-    out = init.clone()
-    if reads is None:
-        out.zero_()
-    else:
-        new_inputs = [slice(None)] * out.dim()
-        new_inputs[reads] = slice(old.shape[reads], None)
-        out[tuple(new_inputs)] = 0
-    out[tuple(slice(0, n) for n in old.shape)] = old
-    return out
 
 
 def _stage(channels: int, blocks: int, bias: bool) -> nn.Sequential:

@@ -102,8 +102,8 @@ class TrainConfig:
     ``init_weights`` starts a fresh run from trained weights (a ``.safetensors`` file or a
     shipped model's name) instead of a random init: fine-tuning; a resumed run ignores it.
     ``init_grow`` loads ``init_weights`` of a smaller net of the same family into this larger
-    one, keeping its function (rk-unet: more blocks per level, wider levels, biases; see
-    ``grow_from``).
+    one, keeping its function (rk-unet and EDSR: more blocks, more channels, biases; see
+    ``restorekit.nets.grow``).
     """
 
     steps: int = 1000

@@ -82,3 +82,31 @@ def test_registered_for_super_resolution() -> None:
     assert "Lim" in entry.paper
     net = build_net("edsr", scale=2, channels=4, num_blocks=1)
     assert isinstance(net, EDSR) and net.scale == 2
+
+
+@pytest.mark.parametrize("bigger", [{"num_blocks": 5}, {"channels": 12},
+                                    {"channels": 12, "num_blocks": 4}])
+def test_grow_from_a_smaller_net_keeps_its_function_and_trains_the_new_parts(bigger: dict) -> None:
+    small = tiny()
+    torch.manual_seed(1)
+    big = EDSR(**{"scale": 3, "channels": 8, "num_blocks": 2, **bigger})
+    nn.init.normal_(big.upsample.weight, std=0.05)
+    x = torch.rand(2, 1, 24, 27)
+    with torch.no_grad():
+        assert not torch.allclose(big(x), small(x))
+        big.grow_from(small.state_dict())
+        torch.testing.assert_close(big(x), small(x))
+    big(x).sub(0.5).square().mean().backward()
+    assert big.body[-1].conv2.weight.grad.abs().sum() > 0  # new (or widened) blocks learn
+
+
+@pytest.mark.parametrize("other", [
+    {"num_blocks": 3},              # deeper than the net it should grow
+    {"channels": 16},               # wider
+    {"scale": 2},                   # another scale: other phases and upsampler
+    {"in_channels": 3, "out_channels": 3},
+])
+def test_grow_from_refuses_what_it_cannot_grow(other: dict) -> None:
+    net = EDSR(scale=3, channels=8, num_blocks=2)
+    with pytest.raises(ValueError, match="grow"):
+        net.grow_from(EDSR(**{"scale": 3, "channels": 8, "num_blocks": 2, **other}).state_dict())
