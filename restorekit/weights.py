@@ -104,14 +104,29 @@ def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str,
 
 
 def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
-                 grow: bool = False) -> None:
+                 grow: bool = False, partial: bool = False) -> list[str]:
     """Load weights into ``module``; any mismatch is one clear :class:`WeightsError`.
 
     ``grow=True`` loads the weights of a smaller net of the same family into a larger one
     through the module's ``grow_from(state)`` (which keeps the smaller net's function, so
     fine-tuning starts from its quality); a module without that method is a WeightsError.
+    ``partial=True`` loads only the tensors whose name and shape match and keeps the module's
+    own values for the rest (transfer learning, e.g. an SR body trained at another scale:
+    Lim et al., EDSR, CVPRW 2017, Sec. 4.2; BasicSR's ``strict_load_g: false``); at least one
+    tensor must match. Returns the names of the module's tensors left as they were.
     """
     state = load_state_dict(path, sha256=sha256)
+    if grow and partial:
+        raise WeightsError("grow and partial loading exclude each other; choose one")
+    if partial:
+        own = module.state_dict()
+        fits = {k: v for k, v in state.items()
+                if k in own and tuple(own[k].shape) == tuple(v.shape)}
+        if not fits:
+            raise WeightsError(f"{path}: no tensor matches {type(module).__name__} in name "
+                               "and shape; nothing to load")
+        module.load_state_dict({**own, **fits})
+        return sorted(set(own) - set(fits))
     if grow:
         grow_from = getattr(module, "grow_from", None)
         if grow_from is None:
@@ -121,7 +136,7 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
             grow_from(state)
         except ValueError as exc:
             raise WeightsError(f"{path}: {exc}") from None
-        return
+        return []
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -137,6 +152,7 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
         raise WeightsError(
             f"{path}: weights do not match {type(module).__name__} ({'; '.join(parts)})")
     module.load_state_dict(state)
+    return []
 
 
 def load_network(path: str | Path, **overrides: Any) -> tuple[Any, dict[str, Any]]:

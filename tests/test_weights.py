@@ -155,6 +155,25 @@ def test_other_config_is_one_error_naming_keys(saved: tuple[torch.nn.Module, Pat
     assert "wrong shape:" in msg and "missing:" not in msg and "unexpected:" not in msg
 
 
+def test_partial_load_transfers_what_matches_and_keeps_the_rest(tmp_path: Path) -> None:
+    """An x3 EDSR's body starts an x4 one (Lim et al. 2017 start x3/x4 from x2): head and
+    upsampler differ in shape and keep their init."""
+    torch.manual_seed(0)
+    x3 = build_net("edsr", scale=3, channels=8, num_blocks=2)
+    path = save_weights(x3, tmp_path / "x3.safetensors", arch="edsr", config={})
+    x4 = build_net("edsr", scale=4, channels=8, num_blocks=2)
+    head_init = x4.head.weight.detach().clone()
+    kept = load_weights(x4, path, partial=True)
+    assert kept == ["head.weight", "upsample.bias", "upsample.weight"]
+    assert torch.equal(x4.head.weight, head_init)
+    assert torch.equal(x4.body[1].conv2.weight, x3.body[1].conv2.weight)
+    assert load_weights(x3, path, partial=True) == []  # an exact match keeps nothing
+    with pytest.raises(WeightsError, match="no tensor matches"):
+        load_weights(build_net("rednet", num_layers=4, features=8), path, partial=True)
+    with pytest.raises(WeightsError, match="exclude each other"):
+        load_weights(x4, path, partial=True, grow=True)
+
+
 def test_config_override_through_load_network_mismatches(
         saved: tuple[torch.nn.Module, Path]) -> None:
     _, path = saved

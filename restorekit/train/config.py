@@ -103,7 +103,10 @@ class TrainConfig:
     shipped model's name) instead of a random init: fine-tuning; a resumed run ignores it.
     ``init_grow`` loads ``init_weights`` of a smaller net of the same family into this larger
     one, keeping its function (rk-unet and EDSR: more blocks, more channels, biases; see
-    ``restorekit.nets.grow``).
+    ``restorekit.nets.grow``). ``init_partial`` loads only the tensors of ``init_weights``
+    whose name and shape match and keeps the random init for the rest (transfer from another
+    task or scale: an EDSR body trained at x3 starting x4, as Lim et al. 2017 start x3 and x4
+    from x2).
     """
 
     steps: int = 1000
@@ -133,6 +136,7 @@ class TrainConfig:
     threads: int = 0
     init_weights: str = ""
     init_grow: bool = False
+    init_partial: bool = False
 
 
 @dataclass

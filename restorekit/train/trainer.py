@@ -347,9 +347,14 @@ class Trainer:
             path = Path(source)
             card = read_card(path) if path.is_file() else None
             sha256 = card.get("sha256") if card else None
-        grow = self.config.train.init_grow
-        load_weights(self.net, path, sha256=sha256, grow=grow)
-        self.status(f"initialised from {source}{' (grown)' if grow else ''}")
+        t = self.config.train
+        kept = load_weights(self.net, path, sha256=sha256, grow=t.init_grow,
+                            partial=t.init_partial)
+        how = " (grown)" if t.init_grow else ""
+        if kept:
+            more = f" (+{len(kept) - 3} more)" if len(kept) > 3 else ""
+            how = f" except {len(kept)} tensor(s) left at their init: {', '.join(kept[:3])}{more}"
+        self.status(f"initialised from {source}{how}")
 
     def _amp_dtype(self) -> torch.dtype | None:
         """Autocast dtype: ``auto`` = bf16 (else fp16) on CUDA, float32 elsewhere (fastest on

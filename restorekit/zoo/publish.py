@@ -162,6 +162,8 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
                 "command": f"restorekit train {config_file}", "seed": config["train"]["seed"]}
     if config["train"].get("init_grow"):
         training["grown"] = True  # a smaller net's weights loaded into this one (grow_from)
+    if config["train"].get("init_partial"):
+        training["partial"] = True  # only the earlier net's matching tensors were loaded
     if earlier:
         training["after"] = earlier
     card = {
@@ -205,6 +207,10 @@ def training_stages(training: dict[str, Any]) -> list[dict[str, Any]]:
     return stages[::-1]
 
 
+_STAGE_LINKS = {(False, False): " then fine-tuned: ", (True, False): " then grown and fine-tuned: ",
+                (False, True): " then its matching layers started a new net, trained: "}
+
+
 def _recipe(training: dict[str, Any]) -> str:
     """The card's recipe line: every stage's config, command, steps and time."""
     stages = training_stages(training)
@@ -216,7 +222,7 @@ def _recipe(training: dict[str, Any]) -> str:
     steps = sum(int(t.get("step", 0)) for t in stages)
     hours = sum(t.get("train_seconds", 0) for t in stages) / 3600
     text = parts[0] + "".join(
-        (" then grown and fine-tuned: " if t.get("grown") else " then fine-tuned: ") + part
+        _STAGE_LINKS[bool(t.get("grown")), bool(t.get("partial"))] + part
         for t, part in zip(stages[1:], parts[1:], strict=True))
     return text + f" ({steps} steps, {hours:.1f} h of training on 2 CPU cores in all)"
 

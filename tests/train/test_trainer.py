@@ -257,6 +257,19 @@ def test_init_grow_starts_a_deeper_net_from_a_smaller_ones_weights(make_config) 
                                                     "init_grow": True}), quiet=True))
 
 
+def test_init_partial_starts_another_scale_from_the_matching_layers(make_config,
+                                                                  capsys) -> None:
+    edsr = {"name": "edsr", "config": {"scale": 2, "channels": 8, "num_blocks": 1}}
+    sr = {"degradation": "resample:scale=2", "val_degradation": "resample:scale=2"}
+    first = train(make_config(model=edsr, data=sr, train={"steps": 2}), quiet=True)
+    x4 = {**edsr, "config": {**edsr["config"], "scale": 4}}
+    trainer = _set_up(Trainer(make_config("x4", model=x4, train={
+        "init_weights": str(first.weights), "init_partial": True})))
+    assert torch.equal(trainer.net.body[0].conv1.weight.cpu(),
+                       first.model.body[0].conv1.weight.cpu())
+    assert "3 tensor(s) left at their init: head.weight" in capsys.readouterr().err
+
+
 def test_extra_roots_join_the_training_pool_only(image_root: Path, make_config) -> None:
     from restorekit.train.trainer import build_datasets
 

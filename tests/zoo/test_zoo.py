@@ -157,6 +157,11 @@ def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
     recipe = next(line for line in render_zoo_docs().splitlines() if "Recipe" in line)
     assert recipe.index("one.toml") < recipe.index("two.toml") and "160 steps" in recipe
     assert "then grown and fine-tuned: `two.toml`" in recipe  # stage 2 grew stage 1's net
+    _fake_run(tmp_path / "stage3", step=10, steps=10, init_partial=True)
+    publish(tmp_path / "stage3", name="tiny-dn", config_file="three.toml", after=card_file,
+            **common)
+    recipe = next(line for line in render_zoo_docs().splitlines() if "Recipe" in line)
+    assert "then its matching layers started a new net, trained: `three.toml`" in recipe
     with pytest.raises(RestorekitError, match="not a model card"):
         publish(tmp_path / "stage2", name="x", config_file="two.toml",
                 after=tmp_path / "missing.json", **common)
