@@ -30,6 +30,10 @@ Augmentations (``"name"`` or ``"name:amount"``):
   ``hue[:H]``     hue shift uniform in [-H, H] turns of the HSV hue circle (default 0.1); RGB
                   sources only (a no-op on gray images)
   ``brightness[:B]``  multiply by a factor uniform in [1-B, 1+B] (default 0.2), clip to [0, 1]
+  ``scale[:S]``   shrink by a factor uniform in [S, 1] (default 0.6; MATLAB-style antialiased
+                  bicubic), as VDSR, DRRN and MemNet enlarge their 291 training images with
+                  copies scaled 0.6-1: patches are cut from a window 1/factor as large (at most
+                  the image) and shrunk to the patch size; applied at the crop, wherever listed
 
 Colour modes: ``gray`` (RGB -> ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B, as Pillow's "L"),
 ``rgb`` (gray sources are replicated to 3 channels) and ``y`` (RGB -> BT.601 Y in [16, 235]/255
@@ -47,11 +51,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from restorekit.degrade.resample import downscale
 from restorekit.errors import RestorekitError, UnknownNameError
 
 COLORS = ("gray", "rgb", "y")
 AUGMENTATIONS = {"flip": None, "hflip": None, "vflip": None, "rot90": None,
-                 "rotate": 180.0, "hue": 0.1, "brightness": 0.2}
+                 "rotate": 180.0, "hue": 0.1, "brightness": 0.2, "scale": 0.6}
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -89,6 +94,8 @@ def parse_augment(items: Sequence[str] | str | None) -> tuple[Augment, ...]:
             raise RestorekitError(f"bad amount in augmentation {item!r}") from None
         if amount is not None and not (math.isfinite(amount) and amount >= 0):
             raise RestorekitError(f"augmentation amount must be >= 0 in {item!r}")
+        if name == "scale" and not 0 < amount <= 1:
+            raise RestorekitError(f"the smallest scale factor must be in (0, 1] in {item!r}")
         out.append(Augment(name, amount))
     return tuple(out)
 
@@ -334,11 +341,22 @@ class PatchDataset(Dataset):
                 raise RestorekitError(f"noisy/clean sizes differ: {other.shape} vs "
                                       f"{images[0].shape}")
         p, m = self.patch_size, self._margin
+        shrink = [float(rng.uniform(a.amount, 1)) for a in self.augment if a.name == "scale"]
+        factor = math.prod(shrink)
         if p is not None:
-            top = int(rng.integers(0, h - p + 1)) if h >= p else int(rng.integers(h - p, 1))
-            left = int(rng.integers(0, w - p + 1)) if w >= p else int(rng.integers(w - p, 1))
-            images = [_window(a, top - m, left - m, p + 2 * m) for a in images]
-        images = [_to_float(a) for a in images]
+            size = p + 2 * m  # the window the later steps need, the patch at its centre
+            # q: the patch (unscaled) or the larger window that shrinks to ``size``
+            q = p if factor == 1 else max(size, min(round(size / factor), h, w))
+            pad = m if factor == 1 else 0
+            top = int(rng.integers(0, h - q + 1)) if h >= q else int(rng.integers(h - q, 1))
+            left = int(rng.integers(0, w - q + 1)) if w >= q else int(rng.integers(w - q, 1))
+            images = [_to_float(_window(a, top - pad, left - pad, q + 2 * pad)) for a in images]
+            if q + 2 * pad != size:  # this scale shrinks the window to exactly ``size``
+                images = [downscale(a, q / size) for a in images]
+        else:
+            images = [_to_float(a) for a in images]
+            if factor != 1:
+                images = [downscale(a, 1 / factor) for a in images]
         cropped = m == 0
         for aug in self.augment:
             images, cropped = self._apply(aug, images, rng, cropped)

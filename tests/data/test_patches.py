@@ -185,6 +185,9 @@ def test_parse_augment() -> None:
         parse_augment(["flip:2"])
     with pytest.raises(RestorekitError, match="bad amount"):
         parse_augment(["hue:lots"])
+    assert parse_augment(["scale"])[0].amount == 0.6
+    with pytest.raises(RestorekitError, match=r"in \(0, 1\]"):
+        parse_augment(["scale:1.5"])
 
 
 def _orientations(augment: list[str], n: int = 400) -> dict[str, int]:
@@ -257,12 +260,36 @@ def test_brightness_scales_within_range() -> None:
     assert 0.95 < float(np.mean(factors)) < 1.05
 
 
+def test_scale_shrinks_patches_by_a_factor_in_range() -> None:
+    """A horizontal ramp of slope 1/255 per pixel: a patch shrunk by f has slope 1/(255 f)."""
+    img = np.tile(np.arange(200, dtype=np.uint8), (120, 1))
+    ds = PatchDataset(ArraySource([img]), patch_size=32, augment=["scale:0.5"], length=60)
+    slopes = []
+    for i in range(60):
+        row = as_np(ds[i]["target"])[0, 16, 4:-4]
+        assert ds[i]["target"].shape == (1, 32, 32)
+        slopes.append(float(np.mean(np.diff(row))) * 255)
+    assert 1 - 1e-3 < min(slopes) < 1.2 and 1.7 < max(slopes) < 2 + 1e-3
+    small = PatchDataset(ArraySource([img[:40, :40]]), patch_size=32, augment=["scale:0.5"],
+                         length=20)  # a window never grows past the image
+    assert max(float(np.diff(as_np(small[i]["target"])[0, 16, 4:-4]).mean()) * 255
+               for i in range(20)) < 40 / 32 + 1e-2
+    plain = PatchDataset(ArraySource([img]), patch_size=32, length=5)
+    same = PatchDataset(ArraySource([img]), patch_size=32, augment=["scale:1"], length=5)
+    for i in range(5):  # factor 1 draws once more but cuts an unscaled patch
+        assert np.allclose(np.diff(as_np(same[i]["target"])[0], axis=1), 1 / 255)
+        assert np.allclose(np.diff(as_np(plain[i]["target"])[0], axis=1), 1 / 255)
+    whole = PatchDataset(ArraySource([img]), patch_size=None, augment=["scale:0.5"],
+                         fixed=False)
+    assert 60 <= whole[0]["target"].shape[1] <= 120
+
+
 @pytest.mark.parametrize("color", ["gray", "rgb"])
 def test_pairs_stay_aligned_under_every_augmentation(color: str) -> None:
     img = ramp(rgb=True)
     src = ArraySource([img, img[:20]], noisy=[img.copy(), img[:20].copy()])
     ds = PatchDataset(src, patch_size=24, color=color, length=40,
-                      augment=["flip", "rot90", "rotate", "hue", "brightness"])
+                      augment=["flip", "rot90", "rotate", "hue", "brightness", "scale"])
     for i in range(40):
         s = ds[i]
         torch.testing.assert_close(s["input"], s["target"], rtol=0, atol=0)
