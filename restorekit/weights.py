@@ -118,15 +118,6 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
     state = load_state_dict(path, sha256=sha256)
     if grow and partial:
         raise WeightsError("grow and partial loading exclude each other; choose one")
-    if partial:
-        own = module.state_dict()
-        fits = {k: v for k, v in state.items()
-                if k in own and tuple(own[k].shape) == tuple(v.shape)}
-        if not fits:
-            raise WeightsError(f"{path}: no tensor matches {type(module).__name__} in name "
-                               "and shape; nothing to load")
-        module.load_state_dict({**own, **fits})
-        return sorted(set(own) - set(fits))
     if grow:
         grow_from = getattr(module, "grow_from", None)
         if grow_from is None:
@@ -138,10 +129,16 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
             raise WeightsError(f"{path}: {exc}") from None
         return []
     own = module.state_dict()
+    fits = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    if partial:
+        if not fits:
+            raise WeightsError(f"{path}: no tensor matches {type(module).__name__} in name "
+                               "and shape; nothing to load")
+        module.load_state_dict({**own, **fits})
+        return sorted(set(own) - set(fits))
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state)
-                    if tuple(own[k].shape) != tuple(state[k].shape))
+    shapes = sorted(set(own) & set(state) - set(fits))
     if missing or unexpected or shapes:
         parts = []
         for label, keys in (("missing", missing), ("unexpected", unexpected),
