@@ -37,12 +37,14 @@ def test_colour_image_gets_a_denoiser_too(rgb_image: np.ndarray) -> None:
 def test_sr_upscales_with_the_shipped_model_and_beats_bicubic(gray_image: np.ndarray) -> None:
     from restorekit.degrade.resample import downscale, upscale
 
-    y, x = np.mgrid[0:66, 0:66]
-    edges = (0.2 + 0.5 * ((x // 8 + y // 12) % 2) + 0.2 * ((x - 32) ** 2 + (y - 30) ** 2 < 200))
-    edges = edges.astype(np.float32)  # sharp edges: where SR beats interpolation
-    colour = np.stack([edges, edges[::-1], 0.9 - 0.5 * edges], -1).astype(np.float32)
-    # x2: the multi-scale default; x3: the net made for x3 only
-    for scale, model in ((2, "rk-unet-sr-y"), (3, "edsr-sr3-y")):
+    y, x = np.mgrid[0:72, 0:72]
+    # x2: the multi-scale default; x3, x4: the nets made for that scale only
+    for scale, model in ((2, "rk-unet-sr-y"), (3, "edsr-sr3-y"), (4, "edsr-sr4-y")):
+        # sharp edges, where SR beats interpolation, 2-3 low-resolution pixels apart at least
+        cells = (x // (3 * scale) + y // (4 * scale)) % 2
+        edges = (0.2 + 0.5 * cells + 0.2 * ((x - 32) ** 2 + (y - 30) ** 2 < 200))
+        edges = edges.astype(np.float32)
+        colour = np.stack([edges, edges[::-1], 0.9 - 0.5 * edges], -1).astype(np.float32)
         for image in (edges, colour):  # colour: Y through the net, bicubic chroma
             small = downscale(image, scale, "bicubic")
             out, info = restore_task(small, "sr", scale=scale)
