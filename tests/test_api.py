@@ -38,8 +38,9 @@ def test_sr_upscales_with_the_shipped_model_and_beats_bicubic(gray_image: np.nda
     from restorekit.degrade.resample import downscale, upscale
 
     y, x = np.mgrid[0:72, 0:72]
-    # x2: the multi-scale default; x3, x4: the nets made for that scale only
-    for scale, model in ((2, "rk-unet-sr-y"), (3, "edsr-sr3-y"), (4, "edsr-sr4-y")):
+    # the nets made for one scale only come before the multi-scale rk-unet-sr-y
+    for scale in (2, 3, 4):
+        model = f"edsr-sr{scale}-y"
         # sharp edges, where SR beats interpolation, 2-3 low-resolution pixels apart at least
         cells = (x // (3 * scale) + y // (4 * scale)) % 2
         edges = (0.2 + 0.5 * cells + 0.2 * ((x - 32) ** 2 + (y - 30) ** 2 < 200))

@@ -47,7 +47,7 @@ def test_sr_task_writes_an_upscaled_image(tmp_path: Path) -> None:
                "-o", str(tmp_path / "big.png"))
     assert proc.returncode == 0, proc.stderr
     assert Image.open(tmp_path / "big.png").size == (40, 32)
-    assert "method=rk-unet-sr-y" in proc.stderr
+    assert "method=edsr-sr2-y" in proc.stderr
     proc = run("restore", str(tmp_path / "small.png"), "--task", "sr", "--scale", "2",
                "--model", "bicubic", "-o", str(tmp_path / "bicubic.png"))
     assert proc.returncode == 0 and "method=bicubic" in proc.stderr, proc.stderr
