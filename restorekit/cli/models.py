@@ -35,8 +35,9 @@ def _model_rows() -> list[dict[str, Any]]:
 
 
 def _shipped_rows() -> list[dict[str, Any]]:
-    """One row per shipped model: what it does and its first validation score."""
-    from restorekit.zoo import zoo_models
+    """One row per shipped model: what it does, where restore picks it by default and its
+    first validation score."""
+    from restorekit.zoo import picked_for, zoo_models
 
     rows = []
     for m in sorted(zoo_models().values(), key=lambda m: (m.task, m.name)):
@@ -47,7 +48,7 @@ def _shipped_rows() -> list[dict[str, Any]]:
         rows.append({"name": m.name, "arch": m.arch, "task": m.task,
                      "images": ",".join("gray" if c == 1 else "rgb" for c in m.channels)
                      + (f" x{'/'.join(map(str, m.scales))}" if m.scales else ""),
-                     "default": "yes" if m.default else "",
+                     "default": picked_for(m),
                      "MiB": f"{m.weights.stat().st_size / 2**20:.1f}", "validation": score})
     return rows
 

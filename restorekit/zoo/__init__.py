@@ -8,7 +8,8 @@ is for::
             "default": true, "scales": [], "data": "...", "licence": "...", "metrics": {...}}
 
 The weights' sha256 is checked against the card on every load, so a corrupted or swapped file is
-refused. ``default: true`` marks the model ``restorekit restore`` uses for its task and channels.
+refused. ``default: true`` asks ``restorekit restore`` to prefer the model for its task and
+channels; :func:`default_model` decides, and :func:`picked_for` says where a model is picked.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from restorekit.errors import UnknownNameError, WeightsError
 ZOO_DIR = Path(__file__).resolve().parent
 
 __all__ = ["ZOO_DIR", "ZooModel", "zoo_models", "get_zoo_model", "default_model",
-           "shipped_models", "load_zoo_restorer"]
+           "picked_for", "shipped_models", "load_zoo_restorer"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,19 @@ def default_model(task: str, channels: int, scale: int | None = None) -> str | N
         if matches:
             return matches[0].name
     return None
+
+
+def picked_for(model: ZooModel) -> str:
+    """Where ``restorekit restore`` picks ``model`` on its own: "gray x2", "gray,rgb", or ""
+    (never: e.g. a multi-scale net beaten by a specialist at each of its scales). Asked of
+    :func:`default_model`, so listings cannot disagree with what restore does."""
+    picked = []
+    for channels, label in ((1, "gray"), (3, "rgb")):
+        scales = [s for s in model.scales or [None]
+                  if default_model(model.task, channels, s) == model.name]
+        if scales:
+            picked.append(label + (f" x{'/'.join(map(str, scales))}" if model.scales else ""))
+    return ",".join(picked)
 
 
 def shipped_models() -> dict[str, list[str]]:

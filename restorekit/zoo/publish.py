@@ -27,7 +27,7 @@ from restorekit.atomic import atomic_write_text
 from restorekit.errors import RestorekitError
 from restorekit.quantize import STORAGES
 from restorekit.weights import card_path, save_weights
-from restorekit.zoo import ZOO_DIR, zoo_models
+from restorekit.zoo import ZOO_DIR, picked_for, zoo_models
 
 
 def _sigma_of(params: dict[str, Any]) -> float | None:
@@ -249,15 +249,16 @@ def render_zoo_docs() -> str:
              "Generated from the model cards in `restorekit/zoo/*.json` by "
              "`python -m restorekit.zoo.publish --docs-only docs/zoo.md`. "
              "`restorekit models` marks which architectures have shipped weights; "
-             "`restorekit restore IMG` uses the default model for the image's task and "
-             "channels.", ""]
+             "`restorekit restore IMG` uses the default model for the image's task, "
+             "channels and scale.", ""]
     for model in zoo_models().values():
         card, zoo, train = model.card, model.card["zoo"], model.card.get("training", {})
+        picked = picked_for(model)
         lines += [f"## {model.name}", "",
                   f"{card.get('description', '')}", "",
                   f"- Task: {zoo['task']}; channels: {', '.join(map(str, zoo['channels']))}"
                   + (f"; scales: {', '.join(map(str, zoo['scales']))}" if zoo.get('scales')
-                     else "") + ("; **default**" if zoo.get("default") else ""),
+                     else "") + (f"; **default** for {picked}" if picked else ""),
                   f"- Architecture: `{card['arch']}` with config `{json.dumps(card['config'])}`",
                   f"- Status: {zoo.get('status', '')}",
                   f"- Training data: {zoo['data']}",

@@ -137,7 +137,14 @@ def test_models_text_lists_the_shipped_models_with_their_scores() -> None:
     rk = next(ln for ln in restorers.splitlines() if ln.startswith("rk-unet "))
     assert int(rk.split()[5]) >= 2  # how many shipped models are built on it
     sr = next(ln for ln in shipped.splitlines() if ln.startswith("rk-unet-sr-y "))
-    assert "gray x2/3/4" in sr and " yes " in sr and "set5 resample:scale=2: 3" in sr
+    assert "gray x2/3/4" in sr and "set5 resample:scale=2: 3" in sr
+    # the default column says where restore picks a model: the x2 specialist wins at x2,
+    # so the multi-scale net, though its card is marked default, is picked nowhere
+    head = next(ln for ln in shipped.splitlines() if ln.startswith("name "))
+    col = head.index("default")
+    assert sr[col:].split()[0] != "gray"
+    sr2 = next(ln for ln in shipped.splitlines() if ln.startswith("edsr-sr2-y "))
+    assert sr2[col:].split()[:2] == ["gray", "x2,rgb"]
     assert all(ln == ln.rstrip() for ln in proc.stdout.splitlines())
     classical = run("models", "--kind", "classical").stdout
     assert "Shipped models" not in classical and "rk-unet" not in classical
