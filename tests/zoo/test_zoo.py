@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def test_shipped_models_have_complete_cards_and_fit_the_size_budget() -> None:
     assert SHIPPED in models
     total = sum(m.weights.stat().st_size for m in models.values())
     assert total < 30 * 2**20
+    readme = (Path(zoo.__file__).parents[2] / "README.md").read_text()
+    said = re.search(r"weights \((\d+) MiB in all\)", readme)
+    assert said and int(said.group(1)) == round(total / 2**20), "README's zoo size is stale"
     for model in models.values():
         card = model.card
         for key in ("data", "licence", "task", "channels", "status"):
