@@ -102,12 +102,14 @@ def check_method(method: str) -> None:
 
 
 def resolve_method(method: str | Restorer | None, channels: int = 1, task: str = "denoise",
-                   scale: int | None = None) -> str | Restorer | None:
+                   scale: int | None = None, quality: int | None = None
+                   ) -> str | Restorer | None:
     """Turn ``"auto"``/None into a concrete method for ``task`` on ``channels``-channel images.
 
-    Auto picks the shipped model for the task, else (denoising only) BM3D when installed, else
-    non-local means. For other tasks without a shipped model it returns None. A
-    :class:`Restorer` already built passes through.
+    Auto picks the shipped model for the task (for JPEG, the one made for the input's
+    ``quality`` when known), else (denoising only) BM3D when installed, else non-local means.
+    For other tasks without a shipped model it returns None. A :class:`Restorer` already built
+    passes through.
     """
     _check_task(task)
     if isinstance(method, Restorer):
@@ -116,7 +118,7 @@ def resolve_method(method: str | Restorer | None, channels: int = 1, task: str =
         check_method(method)
         return method
     zoo = _zoo()
-    name = zoo.default_model(task, channels, scale) if zoo is not None else None
+    name = zoo.default_model(task, channels, scale, quality) if zoo is not None else None
     if name:
         return name
     if task != "denoise":
@@ -245,7 +247,7 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
                  model: str | Restorer | None = "auto",
                  sigma: float | None = None, scale: int | None = None, mask: Any = None,
                  weights: str | None = None, device: str | None = None,
-                 cache: dict[Any, Restorer] | None = None,
+                 cache: dict[Any, Restorer] | None = None, quality: int | None = None,
                  **options: Any) -> tuple[np.ndarray, RestoreInfo]:
     """Restore ``image`` for one task and say how; the engine behind ``restorekit restore``.
 
@@ -254,7 +256,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
 
     - ``denoise``: the shipped denoiser for the image's channels (sigma estimated unless given),
       or any method named by ``model``;
-    - ``jpeg``: remove JPEG blocking with a deblocking model;
+    - ``jpeg``: remove JPEG blocking with a deblocking model; ``quality``, the JPEG quality the
+      image was saved at (``read_image(path)[1].jpeg_quality``), picks a model made for it;
     - ``sr``: upscale by ``scale`` (2, 3 or 4): bicubic, refined by a super-resolution model when
       one is shipped or named (the VDSR/MemNet protocol: the net restores the bicubic upscale;
       on colour images only Y goes through a gray net); ``model="bicubic"``: interpolation only;
@@ -292,6 +295,8 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
     if task == "denoise":
         out, info = restore_with_info(image, build(model), sigma=sigma)
     elif task == "jpeg":
+        if weights is None and model in (None, "", "auto"):
+            model = resolve_method(model, channels, task, quality=quality)
         out, info = restore_in_ycbcr(image, build(model), luma_only=False)
     elif task == "sr":
         if scale not in SR_SCALES:
@@ -379,7 +384,7 @@ def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | 
 def restore(image: np.ndarray, method: str | Restorer | None = "auto", *,
             task: str = "denoise", sigma: float | None = None, scale: int | None = None,
             mask: Any = None, weights: str | None = None, device: str | None = None,
-            **options: Any) -> np.ndarray:
+            quality: int | None = None, **options: Any) -> np.ndarray:
     """Restore a float image in [0, 1] (HxW or HxWxC) for ``task`` (see :func:`restore_task`).
 
     Float values outside [0, 1] (noise added without clipping, the AWGN benchmark convention)
@@ -393,5 +398,5 @@ def restore(image: np.ndarray, method: str | Restorer | None = "auto", *,
     (32, 32)
     """
     out, _ = restore_task(image, task, model=method, sigma=sigma, scale=scale, mask=mask,
-                          weights=weights, device=device, **options)
+                          weights=weights, device=device, quality=quality, **options)
     return out

@@ -50,8 +50,9 @@ def _cuda_available() -> bool:
                    "inpaint (fill --mask).")
 @click.option("-m", "--method", "--model", "method", default="auto", show_default=True,
               help="A shipped model or registered method (see `restorekit models`), or "
-                   "ARCH@WEIGHTS; auto picks the best available for the task; with --task "
-                   "sr, bicubic upscales by interpolation alone.")
+                   "ARCH@WEIGHTS; auto picks the best available for the task (for --task "
+                   "jpeg, by the quality read from a JPEG file's tables); with --task sr, "
+                   "bicubic upscales by interpolation alone.")
 @click.option("--scale", type=click.Choice(["2", "3", "4"]), help="Upscaling factor for --task sr.")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False),
               help="Mask image for --task inpaint: white/non-zero pixels are missing.")
@@ -126,9 +127,11 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
     cache: dict[Any, Any] = {}
 
     def operation(image: np.ndarray, meta: Any, source: Path) -> tuple[np.ndarray, str]:
+        quality = meta.jpeg_quality.quality if meta.jpeg_quality is not None else None
         out, info = restore_task(image, task, model=method, sigma=sigma,
                                  scale=int(scale) if scale else None, mask=mask,
-                                 weights=weights, device=device, cache=cache, **config)
+                                 weights=weights, device=device, cache=cache, quality=quality,
+                                 **config)
         how = f"method={info.method}"
         if info.sigma is not None:
             how += f" sigma={info.sigma:.2f}" + (" (estimated)" if info.sigma_estimated else "")

@@ -236,11 +236,12 @@ def _add_api(app: FastAPI, state: ServerState, too_large: str) -> None:
                 ctx.report(f"restoring (tile {done}/{total})", 0.1 + 0.8 * done / max(total, 1))
 
             whole = max(image.shape[:2]) <= NOISE_CROP  # the estimate covers the whole image
+            q = meta.jpeg_quality
             out, info = run_restore(image, request, mask=holes, device=s.device,
-                                    progress=on_tiles, estimated_sigma=noise if whole else None)
+                                    progress=on_tiles, estimated_sigma=noise if whole else None,
+                                    jpeg_quality=None if q is None else q.quality)
             ctx.report("encoding the result", 0.9)
             data = encode_like(out, meta, job_dir)
-            q = meta.jpeg_quality
             info.update(noise_sigma=None if noise is None else round(noise, 2),
                         jpeg_quality=None if q is None else q.quality,
                         jpeg_quality_exact=None if q is None else q.exact,

@@ -147,12 +147,14 @@ def _worker_cache() -> tuple[dict[Any, Any], _Relay]:
 
 def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray | None = None,
                 device: str | None = None, progress: Progress | None = None,
-                estimated_sigma: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+                estimated_sigma: float | None = None,
+                jpeg_quality: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Restore ``image`` as asked; returns the result and a JSON-ready info dict.
 
     Networks are built once per worker thread and reused; they report progress per tile.
     ``estimated_sigma``, the whole image's noise estimate when already made, saves denoising
-    from estimating it a second time (it is reported as estimated).
+    from estimating it a second time (it is reported as estimated). ``jpeg_quality``, read
+    from an uploaded JPEG's tables, picks the deblocker made for it.
     """
     from restorekit import api
 
@@ -163,10 +165,11 @@ def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray 
         request = RestoreRequest(request.task, request.model, estimated_sigma, request.scale)
     cache, relay = _worker_cache()
     kwargs: dict[str, Any] = dict(model=request.model, sigma=request.sigma,
-                                  scale=request.scale, mask=mask, device=device, cache=cache)
+                                  scale=request.scale, mask=mask, device=device, cache=cache,
+                                  quality=jpeg_quality)
     name = request.model
     if name == "auto" and request.task != "inpaint":
-        name = api.resolve_method("auto", channels, request.task, request.scale)
+        name = api.resolve_method("auto", channels, request.task, request.scale, jpeg_quality)
     if api.is_network(name):
         relay.target = progress
         kwargs["progress"] = relay

@@ -9,7 +9,9 @@ is for::
 
 The weights' sha256 is checked against the card on every load, so a corrupted or swapped file is
 refused. ``default: true`` asks ``restorekit restore`` to prefer the model for its task and
-channels; :func:`default_model` decides, and :func:`picked_for` says where a model is picked.
+channels; ``qualities: [lo, hi]`` makes a JPEG model the choice for inputs whose quality (read
+from the file's tables) lies in that range, where it was measured to beat the default.
+:func:`default_model` decides, and :func:`picked_for` says where a model is picked.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ZooModel:
     weights: Path
     default: bool = False
     scales: tuple[int, ...] = ()
+    qualities: tuple[int, ...] = ()  # (lo, hi): the JPEG qualities it is picked for
     card: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -50,6 +53,11 @@ class ZooModel:
         """Whether the model does ``task`` (at SR ``scale``, when given: a model without
         ``scales`` takes any)."""
         return self.task == task and (scale is None or not self.scales or scale in self.scales)
+
+    def made_for(self, quality: int | None) -> bool:
+        """Whether the model is the JPEG specialist for inputs of ``quality`` (None: unknown)."""
+        return (quality is not None and bool(self.qualities)
+                and self.qualities[0] <= quality <= self.qualities[-1])
 
 
 def _from_card(path: Path) -> ZooModel | None:
@@ -64,7 +72,8 @@ def _from_card(path: Path) -> ZooModel | None:
                     channels=tuple(int(c) for c in zoo.get("channels", [1])),
                     weights=path.with_name(str(card["weights"])),
                     default=bool(zoo.get("default", False)),
-                    scales=tuple(int(s) for s in zoo.get("scales", [])), card=card)
+                    scales=tuple(int(s) for s in zoo.get("scales", [])),
+                    qualities=tuple(int(q) for q in zoo.get("qualities", [])), card=card)
 
 
 @functools.lru_cache(maxsize=4)
@@ -94,32 +103,45 @@ def get_zoo_model(name: str) -> ZooModel:
     return models[name]
 
 
-def default_model(task: str, channels: int, scale: int | None = None) -> str | None:
+def default_model(task: str, channels: int, scale: int | None = None,
+                  quality: int | None = None) -> str | None:
     """The shipped model ``restorekit restore`` uses for ``task`` on ``channels``-channel images.
 
     A model marked default for exactly these channels wins; else any model for the task that
-    takes these channels; else a gray model (run per channel) for colour images. Within each
-    tier a model marked default (for other channels) comes before a specialist, then the one
-    made for the fewest scales (a net made for x3 only beats a multi-scale one at x3). None if
-    the zoo has nothing for the task.
+    takes these channels; else a gray model (run per channel) for colour images. A JPEG model
+    made for the input's ``quality`` (its card's ``qualities``) counts as marked default, and
+    comes first. Within each tier a model marked default (for other channels) comes before a
+    specialist, then the one made for the fewest scales (a net made for x3 only beats a
+    multi-scale one at x3). None if the zoo has nothing for the task.
     """
     candidates = [m for m in zoo_models().values() if m.serves(task, scale)]
-    for test in (lambda m: m.default and channels in m.channels,
+
+    def preferred(m: ZooModel) -> bool:
+        return m.default or m.made_for(quality)
+
+    for test in (lambda m: preferred(m) and channels in m.channels,
                  lambda m: channels in m.channels,
                  lambda m: 1 in m.channels):
         matches = sorted((m for m in candidates if test(m)),
-                         key=lambda m: (not m.default, len(m.scales) or math.inf))
+                         key=lambda m: (not m.made_for(quality), not preferred(m),
+                                        len(m.scales) or math.inf))
         if matches:
             return matches[0].name
     return None
 
 
 def picked_for(model: ZooModel) -> str:
-    """Where ``restorekit restore`` picks ``model`` on its own: "gray x2", "gray,rgb", or ""
-    (never: e.g. a multi-scale net beaten by a specialist at each of its scales). Asked of
-    :func:`default_model`, so listings cannot disagree with what restore does."""
+    """Where ``restorekit restore`` picks ``model`` on its own: "gray x2", "gray,rgb",
+    "gray q1-35", or "" (never: e.g. a multi-scale net beaten by a specialist at each of its
+    scales). Asked of :func:`default_model`, so listings cannot disagree with what restore
+    does; a JPEG specialist is asked at the ends of its quality range."""
     picked = []
     for channels, label in ((1, "gray"), (3, "rgb")):
+        if model.qualities:
+            if all(default_model(model.task, channels, quality=q) == model.name
+                   for q in (model.qualities[0], model.qualities[-1])):
+                picked.append(f"{label} q{model.qualities[0]}-{model.qualities[-1]}")
+            continue
         scales = [s for s in model.scales or [None]
                   if default_model(model.task, channels, s) == model.name]
         if scales:

@@ -141,8 +141,10 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
             y_channel: bool = False, crop_border: int | str = 0, checkpoint: str = "last.pt",
             use_ema: bool = True, zoo_dir: str | Path = ZOO_DIR,
             data_root: str | Path | None = None, after: str | Path | None = None,
-            storage: str = "float32") -> Path:
+            storage: str = "float32", qualities: Sequence[int] = ()) -> Path:
     """Write ``zoo_dir/NAME.safetensors`` + card from ``run_dir``'s checkpoint; return the card.
+
+    ``qualities`` (lo, hi) makes a JPEG model restore's choice for inputs of those qualities.
 
     ``after`` is the card (JSON) of the weights a fine-tuning run started from: its training
     record is kept in the new card as the earlier stage, so the card tells the whole recipe.
@@ -152,6 +154,8 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
     from restorekit.restorers.network import NetworkRestorer
     from restorekit.train.config import data_dir
 
+    if qualities and not (len(qualities) == 2 and 1 <= qualities[0] <= qualities[1] <= 100):
+        raise RestorekitError(f"qualities must be LO-HI within 1-100, got {list(qualities)}")
     run_dir, zoo_dir = Path(run_dir), Path(zoo_dir)
     earlier = _earlier_stage(after) if after else None
     net, info = _checkpoint_net(run_dir, checkpoint, use_ema)
@@ -169,7 +173,8 @@ def publish(run_dir: str | Path, *, name: str, task: str, channels: Sequence[int
     card = {
         "description": config.get("description", ""),
         "zoo": {"name": name, "task": task, "channels": list(channels), "default": default,
-                "scales": list(scales), "data": data, "licence": licence, "status": status},
+                "scales": list(scales), **({"qualities": list(qualities)} if qualities else {}),
+                "data": data, "licence": licence, "status": status},
         "training": training,
     }
     weights = save_weights(net, zoo_dir / f"{name}.safetensors", arch=config["model"]["name"],
@@ -250,7 +255,7 @@ def render_zoo_docs() -> str:
              "`python -m restorekit.zoo.publish --docs-only docs/zoo.md`. "
              "`restorekit models` marks which architectures have shipped weights; "
              "`restorekit restore IMG` uses the default model for the image's task, "
-             "channels and scale.", ""]
+             "channels, scale and (for a JPEG file) quality.", ""]
     for model in zoo_models().values():
         card, zoo, train = model.card, model.card["zoo"], model.card.get("training", {})
         picked = picked_for(model)
@@ -258,7 +263,10 @@ def render_zoo_docs() -> str:
                   f"{card.get('description', '')}", "",
                   f"- Task: {zoo['task']}; channels: {', '.join(map(str, zoo['channels']))}"
                   + (f"; scales: {', '.join(map(str, zoo['scales']))}" if zoo.get('scales')
-                     else "") + (f"; **default** for {picked}" if picked else ""),
+                     else "")
+                  + (f"; JPEG qualities: {'-'.join(map(str, zoo['qualities']))}"
+                     if zoo.get('qualities') else "")
+                  + (f"; **default** for {picked}" if picked else ""),
                   f"- Architecture: `{card['arch']}` with config `{json.dumps(card['config'])}`",
                   f"- Status: {zoo.get('status', '')}",
                   f"- Training data: {zoo['data']}",
@@ -298,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", required=True, choices=["denoise", "jpeg", "sr", "inpaint"])
     parser.add_argument("--channels", default="1", help="comma-separated, e.g. 1 or 3 or 1,3")
     parser.add_argument("--scales", default="", help="comma-separated SR scales")
+    parser.add_argument("--qualities", default="", metavar="LO-HI",
+                        help="JPEG qualities restore picks this model for, e.g. 1-35")
     parser.add_argument("--default", action="store_true")
     parser.add_argument("--data", required=True, help="training data and where it came from")
     parser.add_argument("--licence", required=True, help="the training data's licence")
@@ -324,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        crop_border=("scale" if args.crop_border == "scale"
                                     else int(args.crop_border)),
                        checkpoint=args.checkpoint, use_ema=not args.no_ema, after=args.after,
-                       storage=args.storage)
+                       storage=args.storage,
+                       qualities=[int(q) for q in args.qualities.split("-") if q])
     except RestorekitError as exc:
         print(f"publish: error: {exc}", file=sys.stderr)
         return 2

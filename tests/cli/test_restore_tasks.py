@@ -66,10 +66,12 @@ def test_jpeg_input_reports_its_quality_and_the_deblocker_hint(tmp_path: Path) -
                  for name in ("low.jpg", "high.jpg"))
     assert "jpeg-quality=15 (blocking likely: try --task jpeg)" in low
     assert "jpeg-quality=90" in high and "try --task" not in high
-    proc = run("restore", str(tmp_path / "low.jpg"), "--task", "jpeg",
-               "-o", str(tmp_path / "deblocked.png"))
+    # --task jpeg picks the deblocker made for the quality read from the file
+    proc = run("restore", str(tmp_path / "low.jpg"), str(tmp_path / "high.jpg"), "--task",
+               "jpeg", "-o", str(tmp_path / "deblocked"))
     assert proc.returncode == 0, proc.stderr
-    assert "method=rk-unet-jpeg-gray jpeg-quality=15" in proc.stderr
+    assert "method=rk-unet-jpeg-gray-q10-20 jpeg-quality=15" in proc.stderr
+    assert "method=rk-unet-jpeg-gray jpeg-quality=90" in proc.stderr
     assert "try --task" not in proc.stderr
 
 

@@ -95,6 +95,23 @@ def test_result_keeps_the_input_format_and_bit_depth(start_server, helpers, tmp_
     assert out.shape == rgb.shape
 
 
+def test_jpeg_task_picks_the_deblocker_made_for_the_uploads_quality(start_server, helpers,
+                                                                   tmp_path: Path) -> None:
+    from PIL import Image
+
+    from restorekit.zoo import default_model
+
+    gray = Image.fromarray(np.round(helpers.clean_image(48) * 255).astype(np.uint8))
+    server = start_server()
+    for quality in (15, 90):
+        gray.save(tmp_path / f"q{quality}.jpg", quality=quality)
+        r = post_image(server.url, tmp_path / f"q{quality}.jpg", task="jpeg")
+        assert r.status_code == 200, r.text
+        assert r.headers["x-restorekit-jpeg-quality"] == str(quality)
+        assert r.headers["x-restorekit-method"] == default_model("jpeg", 1, quality=quality)
+    assert default_model("jpeg", 1, quality=15) != default_model("jpeg", 1, quality=90)
+
+
 def test_super_resolution_and_inpainting(start_server, helpers, tmp_path: Path) -> None:
     clean = helpers.clean_image(32)
     src = write_image(tmp_path / "small.png", clean)

@@ -138,6 +138,40 @@ def test_a_default_made_for_the_scale_beats_a_multi_scale_default(
     assert zoo.default_model("sr", 3, 3) == "c-x3"  # gray, run on Y
 
 
+def test_a_jpeg_model_made_for_low_qualities_is_picked_only_within_them(
+        temp_zoo: Path, tmp_path: Path) -> None:
+    _fake_run(tmp_path / "run", step=100, steps=100)
+    common = dict(task="jpeg", data="synthetic", licence="CC0", config_file="x.toml",
+                  zoo_dir=temp_zoo)
+    publish(tmp_path / "run", name="b-all", default=True, **common)
+    publish(tmp_path / "run", name="a-low", qualities=[5, 30], **common)
+    assert zoo.default_model("jpeg", 1) == "b-all"  # quality unknown (not a JPEG file)
+    assert [zoo.default_model("jpeg", 1, quality=q) for q in (4, 5, 30, 31)] == [
+        "b-all", "a-low", "a-low", "b-all"]
+    assert zoo.default_model("jpeg", 3, quality=20) == "a-low"  # gray, run in YCbCr
+    assert zoo.picked_for(zoo.get_zoo_model("a-low")) == "gray q5-30,rgb q5-30"
+    assert zoo.picked_for(zoo.get_zoo_model("b-all")) == "gray,rgb"
+    assert "JPEG qualities: 5-30; **default** for gray q5-30" in render_zoo_docs()
+    for bad in ([30, 5], [0, 30], [40]):
+        with pytest.raises(RestorekitError, match="qualities"):
+            publish(tmp_path / "run", name="bad", qualities=bad, **common)
+
+
+def test_restore_picks_the_shipped_low_quality_deblocker_by_the_quality_given(
+        gray_image: np.ndarray) -> None:
+    from restorekit.api import restore_task
+    from restorekit.degrade.jpeg import jpeg_roundtrip
+
+    low = next(m for m in zoo.zoo_models().values() if m.task == "jpeg" and m.qualities)
+    image = jpeg_roundtrip(gray_image[:48, :48], low.qualities[-1])
+    cache: dict = {}
+    picked = [restore_task(image, "jpeg", quality=q, cache=cache)[1].method
+              for q in (low.qualities[-1], None, low.qualities[-1] + 1)]
+    generalist = zoo.default_model("jpeg", 1)
+    assert picked == [low.name, generalist, generalist] and low.name != generalist
+    assert len(cache) == 2  # one restorer per model, reused
+
+
 def test_publish_after_keeps_the_earlier_stage_and_stores_int8(
         temp_zoo: Path, tmp_path: Path, gray_image: np.ndarray) -> None:
     from restorekit.io import write_image
