@@ -4,8 +4,9 @@
 picks a shipped model whose card names that quality in its ``qualities`` range; otherwise (a PNG,
 or a higher quality) the default deblocker, trained on qualities 10-90. This benchmark scores
 both on gray and colour sets across qualities, so the range on the card rests on a measurement
-and can be checked: the specialist should win inside it and lose outside. Set12 and Urban100 were
-never used to choose or train a JPEG model; Classic5 is the JPEG validation set.
+and can be checked: the specialist should win inside it and lose outside. The range was read
+from this table; no JPEG model's weights were trained or selected on Set12 or Urban100 (Classic5
+is the JPEG validation set).
 
 Scoring is ``zoo_quality.py``'s (``evaluate_model``: Pillow's encoder, gray as mode L, colour
 4:2:0, restored in YCbCr; PSNR on gray or RGB, no border crop). Prints a table and writes
