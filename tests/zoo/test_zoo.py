@@ -115,24 +115,28 @@ def test_publish_writes_card_with_metrics_and_status(temp_zoo: Path, tmp_path: P
     assert zoo.load_zoo_restorer("tiny-dn", device="cpu").name == "tiny-dn"
 
 
+def _publish_fakes(tmp_path: Path, zoo_dir: Path, task: str,
+                   **models: dict[str, object]) -> None:
+    """Publish one finished fake run into ``zoo_dir`` under each name, with its card options."""
+    if not (tmp_path / "run").exists():
+        _fake_run(tmp_path / "run", step=100, steps=100)
+    for name, options in models.items():
+        publish(tmp_path / "run", name=name.replace("_", "-"), task=task, data="synthetic",
+                licence="CC0", config_file="x.toml", zoo_dir=zoo_dir, **options)
+
+
 def test_colour_falls_back_to_the_default_gray_model_not_a_specialist(
         temp_zoo: Path, tmp_path: Path) -> None:
-    _fake_run(tmp_path / "run", step=100, steps=100)
-    common = dict(task="denoise", data="synthetic", licence="CC0", config_file="x.toml",
-                  zoo_dir=temp_zoo)
-    publish(tmp_path / "run", name="b-default", default=True, **common)
-    publish(tmp_path / "run", name="a-specialist", **common)  # listed first, not default
+    _publish_fakes(tmp_path, temp_zoo, "denoise", b_default={"default": True},
+                   a_specialist={})  # listed first, not default
     assert zoo.default_model("denoise", 1) == "b-default"
     assert zoo.default_model("denoise", 3) == "b-default"  # gray, run per channel
 
 
 def test_a_default_made_for_the_scale_beats_a_multi_scale_default(
         temp_zoo: Path, tmp_path: Path) -> None:
-    _fake_run(tmp_path / "run", step=100, steps=100)
-    common = dict(task="sr", data="synthetic", licence="CC0", config_file="x.toml",
-                  zoo_dir=temp_zoo, default=True)
-    publish(tmp_path / "run", name="b-all-scales", scales=[2, 3, 4], **common)
-    publish(tmp_path / "run", name="c-x3", scales=[3], **common)
+    _publish_fakes(tmp_path, temp_zoo, "sr", b_all_scales={"default": True, "scales": [2, 3, 4]},
+                   c_x3={"default": True, "scales": [3]})
     assert zoo.default_model("sr", 1, 3) == "c-x3"
     assert zoo.default_model("sr", 1, 2) == zoo.default_model("sr", 1, 4) == "b-all-scales"
     assert zoo.default_model("sr", 3, 3) == "c-x3"  # gray, run on Y
@@ -140,11 +144,8 @@ def test_a_default_made_for_the_scale_beats_a_multi_scale_default(
 
 def test_a_jpeg_model_made_for_low_qualities_is_picked_only_within_them(
         temp_zoo: Path, tmp_path: Path) -> None:
-    _fake_run(tmp_path / "run", step=100, steps=100)
-    common = dict(task="jpeg", data="synthetic", licence="CC0", config_file="x.toml",
-                  zoo_dir=temp_zoo)
-    publish(tmp_path / "run", name="b-all", default=True, **common)
-    publish(tmp_path / "run", name="a-low", qualities=[5, 30], **common)
+    _publish_fakes(tmp_path, temp_zoo, "jpeg", b_all={"default": True},
+                   a_low={"qualities": [5, 30]})
     assert zoo.default_model("jpeg", 1) == "b-all"  # quality unknown (not a JPEG file)
     assert [zoo.default_model("jpeg", 1, quality=q) for q in (4, 5, 30, 31)] == [
         "b-all", "a-low", "a-low", "b-all"]
@@ -154,7 +155,7 @@ def test_a_jpeg_model_made_for_low_qualities_is_picked_only_within_them(
     assert "JPEG qualities: 5-30; **default** for gray q5-30" in render_zoo_docs()
     for bad in ([30, 5], [0, 30], [40]):
         with pytest.raises(RestorekitError, match="qualities"):
-            publish(tmp_path / "run", name="bad", qualities=bad, **common)
+            _publish_fakes(tmp_path, temp_zoo, "jpeg", bad={"qualities": bad})
 
 
 def test_restore_picks_the_shipped_low_quality_deblocker_by_the_quality_given(
