@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     qualities = [int(q) for q in args.qualities.split(",")]
     rows, findings = [], []
     for dataset, kind in SETS:
-        folder = default_data() / dataset
         if dataset not in args.sets.split(","):
             continue
+        folder = default_data() / dataset
         if not folder.is_dir():
             print(f"{folder} not found (set RESTOREKIT_DATA); skipped", file=sys.stderr)
             continue

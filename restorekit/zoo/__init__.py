@@ -132,7 +132,7 @@ def default_model(task: str, channels: int, scale: int | None = None,
 
 def picked_for(model: ZooModel) -> str:
     """Where ``restorekit restore`` picks ``model`` on its own: "gray x2", "gray,rgb",
-    "gray q1-35", or "" (never: e.g. a multi-scale net beaten by a specialist at each of its
+    "gray q1-30", or "" (never: e.g. a multi-scale net beaten by a specialist at each of its
     scales). Asked of :func:`default_model`, so listings cannot disagree with what restore
     does; a JPEG specialist is asked at the ends of its quality range."""
     picked = []
