@@ -258,6 +258,7 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
       or any method named by ``model``;
     - ``jpeg``: remove JPEG blocking with a deblocking model; ``quality``, the JPEG quality the
       image was saved at (``read_image(path)[1].jpeg_quality``), picks a model made for it;
+      without it the quality is estimated from the pixels (a PNG that was a JPEG once);
     - ``sr``: upscale by ``scale`` (2, 3 or 4): bicubic, refined by a super-resolution model when
       one is shipped or named (the VDSR/MemNet protocol: the net restores the bicubic upscale;
       on colour images only Y goes through a gray net); ``model="bicubic"``: interpolation only;
@@ -295,9 +296,17 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
     if task == "denoise":
         out, info = restore_with_info(image, build(model), sigma=sigma)
     elif task == "jpeg":
+        estimated = None
         if weights is None and model in (None, "", "auto"):
+            if quality is None:
+                from restorekit.jpeg_quality import estimate_quality
+
+                estimated = estimate_quality(image)
+                quality = estimated.quality if estimated else None
             model = resolve_method(model, channels, task, quality=quality)
         out, info = restore_in_ycbcr(image, build(model), luma_only=False)
+        if estimated is not None:
+            info.extra["jpeg_quality_estimated"] = estimated.quality
     elif task == "sr":
         if scale not in SR_SCALES:
             raise RestorekitError(f"super-resolution needs a scale of 2, 3 or 4, not {scale}")

@@ -6,6 +6,11 @@ cameras' firmware) builds its tables by scaling the example tables of the JPEG s
 each entry (base * scale + 50) // 100 clamped to 1..255. Inverting it gives the quality exactly
 for such files and the nearest IJG quality for others (``exact`` tells which). It tells a user
 whether `--task jpeg` is worth running, without decoding a pixel.
+
+An image that was a JPEG once but is now a PNG (a screenshot, a conversion) has no tables left;
+:func:`estimate_quality` recovers the quality from its pixels instead: the 8x8 DCT coefficients
+of a decoded JPEG still sit on multiples of the quantization steps (Fan and de Queiroz, "Identi-
+fication of bitmap compression history: JPEG detection and quantizer estimation", IEEE TIP 2003).
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BLOCKING_QUALITY", "JpegQuality", "ijg_table", "quality_from_tables",
-           "read_jpeg_quality", "STANDARD_LUMA"]
+__all__ = ["BLOCKING_QUALITY", "JpegQuality", "estimate_quality", "ijg_table",
+           "quality_from_tables", "read_jpeg_quality", "STANDARD_LUMA"]
 
 #: At or below this quality JPEG blocking is usually visible and worth removing: the shipped
 #: deblocker gains 1.2-1.4 dB on Classic5 from quality 10 to 40 (docs/benchmarks/zoo_quality.md).
@@ -89,3 +94,65 @@ def read_jpeg_quality(path: str | os.PathLike[str]) -> JpegQuality | None:
     with Image.open(path) as im:
         return quality_from_tables(getattr(im, "quantization", None) or {}) if (
             im.format == "JPEG") else None
+
+
+#: Zigzag positions of the AC coefficients read by :func:`estimate_quality` (low frequencies:
+#: seldom quantized to zero, so their steps show even at quality 5).
+_ESTIMATED_AC = 15
+_CROP = 1024  # a centre crop this big (16,384 blocks) is plenty; bounds time and memory
+_TOLERANCE = 1.5  # a decoded coefficient's distance from its bin (pixel rounding: std ~0.3)
+_SMALLEST_STEP = 5  # below it, any value lies near some multiple: steps cannot be told
+
+
+def _blocks(a: np.ndarray) -> np.ndarray:
+    """HxWxC (H, W multiples of 8) -> the 8x8 blocks, row by row: Nx8x8xC."""
+    h, w, c = a.shape
+    return a.reshape(h // 8, 8, w // 8, 8, c).swapaxes(1, 2).reshape(-1, 8, 8, c)
+
+
+def estimate_quality(image: np.ndarray) -> JpegQuality | None:
+    """The IJG quality an image was JPEG-compressed at, read from its pixels; None if it shows
+    no JPEG history (or too little to tell, a quality above about 80, or steps that fit no IJG
+    table).
+
+    ``image`` is float in [0, 1], gray (HxW) or colour (HxWx3, luma taken as JPEG does), on the
+    JPEG's block grid (not cropped by a non-multiple of 8, not resized). For each of the lowest
+    AC frequencies the largest step on whose multiples 90 % of the non-zero coefficients lie is
+    that frequency's quantization step; the IJG quality whose luminance table is nearest those
+    steps is the answer (``exact=False``: no table was read). Blocks with clipped pixels, whose
+    coefficients the clipping moved, are left out.
+    """
+    from scipy.fft import dctn
+
+    image = np.asarray(image)
+    h, w = (min(n // 8 * 8, _CROP) for n in image.shape[:2])
+    if h == 0 or w == 0:
+        return None
+    top = (image.shape[0] - h) // 16 * 8  # centred, on the block grid
+    left = (image.shape[1] - w) // 16 * 8
+    x = image[top : top + h, left : left + w].astype(np.float64) * 255.0
+    if x.ndim == 2:
+        x = x[..., None]
+    unclipped = ~((x < 0.5) | (x > 254.5)).any(axis=-1, keepdims=True)
+    keep = np.flatnonzero(_blocks(unclipped).all(axis=(1, 2, 3)))
+    luma = x[..., :3] @ np.array([0.299, 0.587, 0.114]) if x.shape[-1] >= 3 else x[..., 0]
+    coefficients = dctn(_blocks(luma[..., None])[keep, ..., 0] - 128.0, axes=(1, 2),
+                        norm="ortho").reshape(-1, 64)
+    steps: dict[int, int] = {}
+    for k in _ZIGZAG[1 : _ESTIMATED_AC + 1]:
+        v = coefficients[:, k]
+        v = v[np.abs(v) > 2 * _TOLERANCE]  # out of the zero bin
+        if v.size < 30:
+            continue
+        v = v[:: max(1, v.size // 2000)]  # plenty to tell a step; keeps the scan fast
+        for step in range(255, _SMALLEST_STEP - 1, -1):
+            if np.mean(np.abs(v - np.rint(v / step) * step) <= _TOLERANCE) >= 0.9:
+                steps[int(k)] = step
+                break
+    if len(steps) < 3:
+        return None
+    at, found = np.array(list(steps)), np.array(list(steps.values()))
+    best = int(np.argmin(np.abs(_TABLES[:, at] - found).sum(axis=1)))
+    if np.mean(np.abs(_TABLES[best, at] - found) <= np.maximum(1, 0.05 * found)) < 0.8:
+        return None  # steps no IJG table has: another encoder, or a mixed grid
+    return JpegQuality(best + 1, exact=False)

@@ -45,6 +45,16 @@ def gray_image() -> np.ndarray:
 
 
 @pytest.fixture
+def textured_image() -> np.ndarray:
+    """A 128x128x3 seeded texture with detail at every scale an 8x8 DCT sees (float32, no
+    clipped pixel): what JPEG quantization marks in every block."""
+    from scipy.ndimage import gaussian_filter
+
+    field = gaussian_filter(np.random.default_rng(7).normal(size=(128, 128, 3)), (1.5, 1.5, 0))
+    return (0.5 + 0.35 * field / np.abs(field).max()).astype(np.float32)
+
+
+@pytest.fixture
 def rgb_image(gray_image: np.ndarray) -> np.ndarray:
     """A 64x48x3 colour test image, float32 in [0, 1]."""
     g = gray_image

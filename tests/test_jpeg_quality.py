@@ -1,4 +1,4 @@
-"""Reading a JPEG's quality from its quantization tables."""
+"""Reading a JPEG's quality from its quantization tables, or estimating it from its pixels."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from restorekit.io import read_image
 from restorekit.jpeg_quality import (
     STANDARD_LUMA,
     JpegQuality,
+    estimate_quality,
     ijg_table,
     quality_from_tables,
     read_jpeg_quality,
@@ -61,3 +62,27 @@ def test_read_image_carries_the_quality(tmp_path: Path) -> None:
     assert read_image(tmp_path / "a.jpg")[1].jpeg_quality == JpegQuality(12, True)
     assert read_image(tmp_path / "a.png")[1].jpeg_quality is None
     assert read_jpeg_quality(tmp_path / "a.png") is None
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_quality_is_estimated_from_a_decoded_jpegs_pixels(textured_image: np.ndarray,
+                                                             channels: int) -> None:
+    from restorekit.degrade.jpeg import jpeg_roundtrip
+
+    image = textured_image[..., 0] if channels == 1 else textured_image  # colour: 4:2:0
+    for quality in (10, 20, 30, 50, 75):
+        found = estimate_quality(jpeg_roundtrip(image, quality))
+        assert found is not None and abs(found.quality - quality) <= 1, (quality, found)
+        assert not found.exact  # no table was read
+
+
+def test_no_estimate_without_a_jpeg_history_on_its_grid(textured_image: np.ndarray) -> None:
+    from restorekit.degrade.jpeg import jpeg_roundtrip
+
+    decoded = jpeg_roundtrip(textured_image, 20)
+    assert estimate_quality(decoded) is not None
+    assert estimate_quality(textured_image) is None  # never compressed
+    assert estimate_quality(decoded[3:, 5:]) is None  # cropped off the block grid
+    noisy = decoded + np.random.default_rng(0).normal(0, 3 / 255, decoded.shape)
+    assert estimate_quality(noisy.astype(np.float32)) is None  # noise after compression
+    assert estimate_quality(decoded[:8, :8]) is None and estimate_quality(decoded[:4]) is None

@@ -138,6 +138,8 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         if "note" in info.extra:
             how += f" ({info.extra['note']})"
         how += _jpeg_remark(meta.jpeg_quality, task)
+        if "jpeg_quality_estimated" in info.extra:
+            how += f" jpeg-quality~{info.extra['jpeg_quality_estimated']} (from its pixels)"
         return out, f"{how} {info.seconds:.2f}s"
 
     return run_batch(jobs, operation, state, overwrite=overwrite, skip_existing=skip_existing,

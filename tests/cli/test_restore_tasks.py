@@ -75,6 +75,21 @@ def test_jpeg_input_reports_its_quality_and_the_deblocker_hint(tmp_path: Path) -
     assert "try --task" not in proc.stderr
 
 
+def test_a_png_that_was_a_jpeg_gets_the_deblocker_for_its_estimated_quality(
+        tmp_path: Path, textured_image: np.ndarray) -> None:
+    from restorekit.degrade.jpeg import jpeg_roundtrip
+
+    write_png(tmp_path / "was_q15.png", jpeg_roundtrip(textured_image[..., 0], 15))
+    write_png(tmp_path / "never.png", textured_image[..., 0])
+    proc = run("restore", str(tmp_path / "was_q15.png"), str(tmp_path / "never.png"),
+               "--task", "jpeg", "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    was, never = (next(line for line in proc.stderr.splitlines() if name in line)
+                  for name in ("was_q15.png", "never.png"))
+    assert "method=rk-unet-jpeg-gray-q10-20 jpeg-quality~15 (from its pixels)" in was
+    assert "method=rk-unet-jpeg-gray " in never and "jpeg-quality" not in never
+
+
 def test_inpaint_task_with_mask_file(tmp_path: Path) -> None:
     clean = smooth()
     holed = clean.copy()

@@ -158,18 +158,25 @@ def test_a_jpeg_model_made_for_low_qualities_is_picked_only_within_them(
             _publish_fakes(tmp_path, temp_zoo, "jpeg", bad={"qualities": bad})
 
 
-def test_restore_picks_the_shipped_low_quality_deblocker_by_the_quality_given(
-        gray_image: np.ndarray) -> None:
+def test_restore_picks_the_shipped_low_quality_deblocker_by_the_quality(
+        textured_image: np.ndarray) -> None:
     from restorekit.api import restore_task
     from restorekit.degrade.jpeg import jpeg_roundtrip
 
     low = next(m for m in zoo.zoo_models().values() if m.task == "jpeg" and m.qualities)
-    image = jpeg_roundtrip(gray_image[:48, :48], low.qualities[-1])
-    cache: dict = {}
-    picked = [restore_task(image, "jpeg", quality=q, cache=cache)[1].method
-              for q in (low.qualities[-1], None, low.qualities[-1] + 1)]
     generalist = zoo.default_model("jpeg", 1)
-    assert picked == [low.name, generalist, generalist] and low.name != generalist
+    image = jpeg_roundtrip(textured_image[..., 0], low.qualities[-1])
+    cache: dict = {}
+    infos = [restore_task(image, "jpeg", quality=q, cache=cache)[1]
+             for q in (low.qualities[-1], low.qualities[-1] + 1)]
+    assert [i.method for i in infos] == [low.name, generalist] and low.name != generalist
+    # no quality given: it is estimated from the pixels (a PNG that was a JPEG once)
+    middle = sum(low.qualities) // 2
+    _, info = restore_task(jpeg_roundtrip(textured_image[..., 0], middle), "jpeg", cache=cache)
+    assert info.method == low.name
+    assert info.extra["jpeg_quality_estimated"] == pytest.approx(middle, abs=1)
+    _, info = restore_task(textured_image[..., 0], "jpeg", cache=cache)  # never a JPEG
+    assert info.method == generalist and "jpeg_quality_estimated" not in info.extra
     assert len(cache) == 2  # one restorer per model, reused
 
 
