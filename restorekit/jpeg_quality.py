@@ -135,6 +135,8 @@ def estimate_quality(image: np.ndarray) -> JpegQuality | None:
         x = x[..., None]
     unclipped = ~((x < 0.5) | (x > 254.5)).any(axis=-1, keepdims=True)
     keep = np.flatnonzero(_blocks(unclipped).all(axis=(1, 2, 3)))
+    # JFIF's full-range luma, what the encoder quantized (io.rgb_to_y's studio range would
+    # scale every step by 219/255)
     luma = x[..., :3] @ np.array([0.299, 0.587, 0.114]) if x.shape[-1] >= 3 else x[..., 0]
     coefficients = dctn(_blocks(luma[..., None])[keep, ..., 0] - 128.0, axes=(1, 2),
                         norm="ortho").reshape(-1, 64)
