@@ -51,8 +51,8 @@ def _cuda_available() -> bool:
 @click.option("-m", "--method", "--model", "method", default="auto", show_default=True,
               help="A shipped model or registered method (see `restorekit models`), or "
                    "ARCH@WEIGHTS; auto picks the best available for the task (for --task "
-                   "jpeg, by the quality read from a JPEG file's tables); with --task sr, "
-                   "bicubic upscales by interpolation alone.")
+                   "jpeg, by the JPEG quality read from the file's tables or estimated from "
+                   "its pixels); with --task sr, bicubic upscales by interpolation alone.")
 @click.option("--scale", type=click.Choice(["2", "3", "4"]), help="Upscaling factor for --task sr.")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False),
               help="Mask image for --task inpaint: white/non-zero pixels are missing.")

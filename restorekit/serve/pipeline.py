@@ -154,7 +154,8 @@ def run_restore(image: np.ndarray, request: RestoreRequest, *, mask: np.ndarray 
     Networks are built once per worker thread and reused; they report progress per tile.
     ``estimated_sigma``, the whole image's noise estimate when already made, saves denoising
     from estimating it a second time (it is reported as estimated). ``jpeg_quality``, read
-    from an uploaded JPEG's tables, picks the deblocker made for it.
+    from an uploaded JPEG's tables, picks the deblocker made for it (without it ``restore_task``
+    estimates the quality from the pixels).
     """
     from restorekit import api
 

@@ -10,7 +10,8 @@ is for::
 The weights' sha256 is checked against the card on every load, so a corrupted or swapped file is
 refused. ``default: true`` asks ``restorekit restore`` to prefer the model for its task and
 channels; ``qualities: [lo, hi]`` makes a JPEG model the choice for inputs whose quality (read
-from the file's tables) lies in that range, where it was measured to beat the default.
+from the file's tables, or estimated from its pixels) lies in that range, where it was measured
+to beat the default.
 :func:`default_model` decides, and :func:`picked_for` says where a model is picked.
 """
 

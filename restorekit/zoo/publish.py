@@ -255,7 +255,8 @@ def render_zoo_docs() -> str:
              "`python -m restorekit.zoo.publish --docs-only docs/zoo.md`. "
              "`restorekit models` marks which architectures have shipped weights; "
              "`restorekit restore IMG` uses the default model for the image's task, "
-             "channels, scale and (for a JPEG file) quality.", ""]
+             "channels, scale and JPEG quality (read from a JPEG's tables or estimated from "
+             "its pixels).", ""]
     for model in zoo_models().values():
         card, zoo, train = model.card, model.card["zoo"], model.card.get("training", {})
         picked = picked_for(model)
@@ -307,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--channels", default="1", help="comma-separated, e.g. 1 or 3 or 1,3")
     parser.add_argument("--scales", default="", help="comma-separated SR scales")
     parser.add_argument("--qualities", default="", metavar="LO-HI",
-                        help="JPEG qualities restore picks this model for, e.g. 1-35")
+                        help="JPEG qualities restore picks this model for, e.g. 1-30")
     parser.add_argument("--default", action="store_true")
     parser.add_argument("--data", required=True, help="training data and where it came from")
     parser.add_argument("--licence", required=True, help="the training data's licence")
