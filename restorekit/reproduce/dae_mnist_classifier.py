@@ -118,7 +118,7 @@ def train_config(ctx: ReproContext, toml: str, steps: int, settings: Settings) -
     return net, config, out
 
 
-def _matched_sigma(rows: list[dict[str, Any]], target: float) -> float:
+def crossing_sigma(rows: list[dict[str, Any]], target: float) -> float:
     """Sigma where the noisy accuracy crosses ``target``, linearly interpolated in the sweep."""
     pts = sorted((r["sigma"], r["noisy"]) for r in rows)
     for (s0, a0), (s1, a1) in zip(pts, pts[1:], strict=False):
@@ -323,7 +323,7 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
     for sigma in ctx.progress(s.sigmas, desc="sigma sweep"):
         rows.append(_evaluate(classifier, clean, labels, sigma, denoisers, ctx.seed, device)[0])
     clean_acc = ds.classifier_accuracy(classifier, clean, labels, device=device)
-    target = _matched_sigma(rows, PAPER["noisy"])
+    target = crossing_sigma(rows, PAPER["noisy"])
     matched_sigma = int(max(5, 5 * round(target / 5)))
     if matched_sigma not in s.sigmas:
         rows.append(_evaluate(classifier, clean, labels, matched_sigma, denoisers, ctx.seed,
@@ -408,7 +408,9 @@ def run_with(ctx: ReproContext, s: Settings) -> Report:
         f"describe its classifier; ours is conv3x3(32)-BN-ReLU-maxpool, conv3x3(64)-BN-ReLU-"
         f"maxpool, dropout, FC 128, FC 10 (the DAE encoder's layout), Adam 1e-3, batch 128, "
         f"{s.classifier_epochs} epoch(s) on "
-        f"{s.classifier_train or 60000:,} clean training digits (the paper: 30 epochs).\n"
+        f"{s.classifier_train or 60000:,} clean training digits (the paper: 30 epochs; how the "
+        f"length moves the matched noise: [docs/benchmarks/dae_classifier_epochs.md]"
+        f"(../benchmarks/dae_classifier_epochs.md)).\n"
         f"* Paper's DAE (`mnist-dae`, `dae.toml`): conv/BN/ReLU/max-pool encoder 1-32-64, "
         f"transposed-conv decoder with ReLU output, MSE, Adam 1e-3, batch {batch} (the paper: "
         f"100), {s.dae_steps} steps = {epochs_dae:.1f} epochs (the paper: 100 epochs), one "

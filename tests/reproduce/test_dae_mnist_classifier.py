@@ -21,12 +21,12 @@ def test_registered_with_budgets() -> None:
     assert exp.FULL.test_n == 10000  # Table 1 on every test digit, as the paper
 
 
-def test_matched_sigma_interpolates() -> None:
+def test_crossing_sigma_interpolates() -> None:
     rows = [{"sigma": 100, "noisy": 40.0}, {"sigma": 200, "noisy": 20.0},
             {"sigma": 300, "noisy": 10.0}]
-    assert exp._matched_sigma(rows, 15.0) == pytest.approx(250.0)
-    assert exp._matched_sigma(rows, 30.0) == pytest.approx(150.0)
-    assert exp._matched_sigma(rows, 5.0) == 300  # never reached: the nearest level
+    assert exp.crossing_sigma(rows, 15.0) == pytest.approx(250.0)
+    assert exp.crossing_sigma(rows, 30.0) == pytest.approx(150.0)
+    assert exp.crossing_sigma(rows, 5.0) == 300  # never reached: the nearest level
 
 
 def test_tiny_run_writes_report_and_figures(tmp_path: Path, dataset) -> None:  # noqa: ANN001
