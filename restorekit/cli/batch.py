@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,15 @@ class BatchResult:
 def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwrite: bool = False,
               skip_existing: bool = False, verb: str = "restored",
               read_options: dict[str, Any] | None = None,
-              write_options: Callable[[Path], dict[str, Any]] | None = None) -> BatchResult:
+              write_options: Callable[[Path], dict[str, Any]] | None = None,
+              summarise: bool = True) -> BatchResult:
     """Apply ``operation(image, meta, source) -> (result, status)`` to every job.
 
     Each result is written atomically with the input's format and bit depth. One line per file
     reports ``status``; a failed file is reported and the batch continues. ``read_options`` go
     to ``read_image`` (e.g. ``max_pixels``); ``write_options(source)``, called after the
-    operation, to ``write_image`` (e.g. a JPEG ``quality``).
+    operation, to ``write_image`` (e.g. a JPEG ``quality``). ``summarise=False`` leaves the
+    closing summary to the caller (:func:`summarise_batch`).
     """
     from restorekit.io import read_image, write_image
 
@@ -77,8 +80,29 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
             continue
         result.done += 1
         state.status(f"{job.source} -> {job.target}  {status}".rstrip())
-    _summarise(result, len(jobs), verb, state)
+    if summarise:
+        summarise_batch(result, len(jobs), verb, state)
     return result
+
+
+def gather_ranks(result: BatchResult, total: int) -> tuple[BatchResult, int]:
+    """Under ``torchrun``: every rank's result and file count, added up, on every rank.
+
+    Each rank waits here until all have finished their shards, so a rank with a failed file
+    does not exit early, which would make ``torchrun`` stop the ranks still working. Shards may
+    take very different times, hence the long wait allowed.
+    """
+    import torch
+
+    from restorekit.train.distributed import all_gather_object, init_distributed
+
+    init_distributed(torch.device("cpu"), timeout=timedelta(days=7))
+    parts = all_gather_object((result, total))
+    combined = BatchResult(done=sum(r.done for r, _ in parts),
+                           skipped=sum(r.skipped for r, _ in parts),
+                           failures=sorted((f for r, _ in parts for f in r.failures),
+                                           key=lambda f: str(f[0])))
+    return combined, sum(n for _, n in parts)
 
 
 def _make_folder(folder: Path) -> None:
@@ -93,7 +117,8 @@ def _make_folder(folder: Path) -> None:
                               f"{exc.strerror or exc}") from None
 
 
-def _summarise(result: BatchResult, total: int, verb: str, state: CliState) -> None:
+def summarise_batch(result: BatchResult, total: int, verb: str, state: CliState) -> None:
+    """The closing lines: one error line for a single input, else counts and every failure."""
     err = click.get_text_stream("stderr")
     if result.failures and total == 1:  # one input: one line, as for any other bad input
         path, reason = result.failures[0]

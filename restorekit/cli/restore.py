@@ -8,7 +8,7 @@ from typing import Any
 import click
 import numpy as np
 
-from restorekit.cli.batch import run_batch
+from restorekit.cli.batch import gather_ranks, run_batch, summarise_batch
 from restorekit.cli.files import plan_jobs
 from restorekit.cli.options import parse_options
 from restorekit.cli.state import get_state
@@ -142,8 +142,15 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
             how += f" jpeg-quality~{info.extra['jpeg_quality_estimated']} (from its pixels)"
         return out, f"{how} {info.seconds:.2f}s"
 
-    return run_batch(jobs, operation, state, overwrite=overwrite, skip_existing=skip_existing,
-                     verb="restored", read_options=read_options).exit_code
+    result = run_batch(jobs, operation, state, overwrite=overwrite,
+                       skip_existing=skip_existing, verb="restored", read_options=read_options,
+                       summarise=not cluster.distributed)
+    if cluster.distributed:
+        # One summary for the whole job, from rank 0, once every rank is done.
+        result, total = gather_ranks(result, len(jobs))
+        if cluster.is_main:
+            summarise_batch(result, total, "restored", state)
+    return result.exit_code
 
 
 COMMANDS = [restore_command]

@@ -21,6 +21,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from restorekit.errors import RestorekitError
@@ -82,11 +83,13 @@ def shard(items: Sequence[T], rank: int | None = None, world: int | None = None)
     return list(items[rank::world])
 
 
-def init_distributed(device: Any) -> tuple[DistInfo, Any, bool]:
+def init_distributed(device: Any, timeout: timedelta | None = None
+                     ) -> tuple[DistInfo, Any, bool]:
     """Join the process group if ``WORLD_SIZE > 1``; return (info, device, newly_joined).
 
     On CUDA each process uses ``cuda:LOCAL_RANK`` and NCCL; elsewhere gloo. A group that is
-    already initialised (by the caller or an earlier run) is used as it is.
+    already initialised (by the caller or an earlier run) is used as it is. ``timeout`` bounds
+    the wait for the other ranks, at joining and in every collective (torch's default if None).
     """
     import torch
     import torch.distributed as dist
@@ -100,7 +103,8 @@ def init_distributed(device: Any) -> tuple[DistInfo, Any, bool]:
     if dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), info.local_rank), device, False
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend)
+    dist.init_process_group(backend=backend,
+                            **({"timeout": timeout} if timeout is not None else {}))
     # Left up for later runs in this process (re-initialising under torchrun's store can
     # hang); torn down when the process exits.
     atexit.register(_destroy)
