@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,13 @@ def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str,
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad weights file
-        raise WeightsError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from None
+        kind = "safetensors" if path.suffix == ".safetensors" else "PyTorch (torch.save)"
+        if isinstance(exc, pickle.UnpicklingError):  # torch's text advises unsafe loading
+            why = "not a checkpoint, or one holding more than tensors: only tensors are loaded"
+        else:
+            why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"
+        raise WeightsError(f"{path}: cannot read weights: not a valid {kind} file ({why})"
+                           ) from exc
     if path.suffix == ".safetensors":
         return dequantize_state(state, source=str(path)) if is_quantized(state) else state
     for key in ("state_dict", "model", "params", "net"):  # common checkpoint wrappers

@@ -3,6 +3,7 @@ files, and end with a summary naming every failure."""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -67,6 +68,8 @@ def run_batch(jobs: list[Job], operation: Operation, state: CliState, *, overwri
             write_image(job.target, out, meta, overwrite=overwrite,
                         **(write_options(job.source) if write_options else {}))
         except RestorekitError as exc:
+            if state.debug:  # the file's traceback, then on with the batch
+                traceback.print_exc(file=click.get_text_stream("stderr"))
             result.failures.append((job.source, str(exc)))
             continue
         except MemoryError:

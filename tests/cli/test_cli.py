@@ -188,6 +188,29 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
+def test_debug_shows_a_files_traceback_and_the_batch_goes_on(tmp_path: Path) -> None:
+    noisy_png(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    noisy_png(tmp_path / "c.png", seed=1)
+    out = tmp_path / "out"
+    quiet = run("restore", str(tmp_path / "b.png"), "-o", str(out / "b.png"), "--method",
+                "median")
+    assert "Traceback" not in quiet.stderr
+    proc = run("--debug", "restore", str(tmp_path), "-o", str(out), "--method", "median")
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "c.png"]
+    assert "restored 2 of 3 files; 1 failed:" in proc.stderr
+
+
+def test_unreadable_weights_one_line_without_torch_advice(tmp_path: Path) -> None:
+    noisy_png(tmp_path / "a.png")
+    (tmp_path / "w.pt").write_bytes(b"x" * 64)
+    line = one_error_line(run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "o.png"),
+                              "--model", f"dncnn@{tmp_path / 'w.pt'}"))
+    assert "not a valid PyTorch (torch.save) file" in line and "weights_only" not in line
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_usage_error_one_line() -> None:
     line = one_error_line(run("restore", "--no-such-flag", "x.png"))
     assert "--no-such-flag" in line
