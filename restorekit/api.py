@@ -269,6 +269,10 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
     from restorekit.io import to_float32
 
     _check_task(task)
+    if sigma is not None and task != "denoise":
+        raise RestorekitError(f"a noise level (sigma) applies to denoising, not to task {task!r}")
+    if quality is not None and not 1 <= quality <= 100:
+        raise RestorekitError(f"a JPEG quality is 1-100, not {quality}")
     image = to_float32(np.asarray(image), clip=False)  # unclipped noise stays informative
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
         raise RestorekitError(
@@ -380,6 +384,9 @@ def _inpaint(image: np.ndarray, model: str | None, mask: Any, *, weights: str | 
         return restore_with_info(image, build(name))
     m = _check_mask(mask, image)
     if model in (None, "", "auto", "biharmonic"):
+        if self_ensemble:
+            raise RestorekitError("--self-ensemble applies to networks; inpainting with a mask "
+                                  "uses biharmonic interpolation unless a network is named")
         return _inpaint_classical(image, m), RestoreInfo(method="biharmonic",
                                                          extra={"missing": int(m.sum())})
     holed = image.copy()

@@ -77,6 +77,20 @@ def test_inpaint_fills_the_masked_region(gray_image: np.ndarray) -> None:
         restore_task(holed, "inpaint", mask=np.zeros_like(mask))
     with pytest.raises(RestorekitError, match="but the image is"):
         restore_task(holed, "inpaint", mask=mask[:-1])
+    with pytest.raises(RestorekitError, match="self-ensemble applies to networks"):
+        restore_task(holed, "inpaint", mask=mask, self_ensemble=True)
+
+
+@pytest.mark.parametrize("task,kwargs,text", [
+    ("jpeg", {"sigma": 10.0}, "sigma.*applies to denoising, not to task 'jpeg'"),
+    ("sr", {"sigma": 10.0, "scale": 2}, "applies to denoising, not to task 'sr'"),
+    ("jpeg", {"quality": 200}, "JPEG quality is 1-100, not 200"),
+    ("jpeg", {"quality": 0}, "JPEG quality is 1-100, not 0"),
+])
+def test_options_of_another_task_are_refused(gray_image: np.ndarray, task: str,
+                                             kwargs: dict, text: str) -> None:
+    with pytest.raises(RestorekitError, match=text):
+        restore_task(gray_image, task, model="bicubic" if task == "sr" else "auto", **kwargs)
 
 
 def test_inpaint_with_a_network_keeps_known_pixels(gray_image: np.ndarray) -> None:

@@ -100,6 +100,8 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
     if scale is not None and task != "sr":
         raise click.UsageError("--scale applies to --task sr")
+    if sigma is not None and task != "denoise":
+        raise click.UsageError("--sigma applies to --task denoise")
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing contradict each other; give one")
     mask = None

@@ -75,6 +75,8 @@ def parse_request(task: str | None, model: str | None, sigma: str | None,
     sigma_value = _number("sigma", sigma)
     if sigma_value is not None and not 0 <= sigma_value <= 255:
         raise BadRequest(f"sigma must be between 0 and 255, got {sigma_value:g}")
+    if sigma_value is not None and task != "denoise":
+        raise BadRequest(f"sigma applies to task denoise, not {task}")
     raw = _number("scale", scale)
     choices = ", ".join(map(str, SR_SCALES))
     if task != "sr":  # as the command line: a scale for another task is a mistake, not ignored

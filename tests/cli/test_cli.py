@@ -164,6 +164,8 @@ def test_method_must_fit_the_task_and_sigma_its_scale(tmp_path: Path) -> None:
     assert "--sigma" in line and "0<=x<=255" in line
     line = one_error_line(run("restore", str(src), "--scale", "2"))
     assert "--scale applies to --task sr" in line
+    line = one_error_line(run("restore", str(src), "--task", "jpeg", "--sigma", "10"))
+    assert "--sigma applies to --task denoise" in line
     line = one_error_line(run("restore", str(src), "--overwrite", "--skip-existing"))
     assert "contradict" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.png"]

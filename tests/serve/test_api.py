@@ -218,6 +218,7 @@ def test_formats_outside_the_allowed_list_are_refused(start_server, helpers,
     ({"task": "sr", "scale": "5"}, 400, "scale must be one of 2, 3, 4"),
     ({"task": "sr"}, 400, "task sr needs a scale"),
     ({"scale": "2"}, 400, "scale applies to task sr"),
+    ({"task": "jpeg", "sigma": "10"}, 400, "sigma applies to task denoise"),
     ({"task": "inpaint"}, 400, "inpainting needs a mask"),
 ])
 def test_bad_fields_get_one_clear_message(start_server, noisy_pair, fields: dict[str, str],

@@ -35,6 +35,8 @@ def test_parse_request_defaults_and_normalises() -> None:
     (("sr", None, None, ""), "task sr needs a scale: one of 2, 3, 4"),
     (("sr", None, None, None), "task sr needs a scale"),
     (("denoise", "nlm", "12.5", "4"), "scale applies to task sr, not denoise"),
+    (("jpeg", None, "10", None), "sigma applies to task denoise, not jpeg"),
+    (("sr", None, "10", "2"), "sigma applies to task denoise, not sr"),
 ])
 def test_parse_request_refuses(args: tuple[Any, ...], text: str) -> None:
     with pytest.raises(BadRequest, match=text):

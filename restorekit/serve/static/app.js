@@ -60,7 +60,7 @@ function onTaskChange() {
   const task = $("task").value;
   fillModels();
   $("scale-row").classList.toggle("hidden", task !== "sr");
-  $("sigma-row").classList.toggle("hidden", task === "sr" || task === "inpaint");
+  $("sigma-row").classList.toggle("hidden", task !== "denoise");
   $("mask-row").classList.toggle("hidden", task !== "inpaint");
   $("mask-canvas").classList.toggle("hidden", task !== "inpaint");
   if (task === "inpaint" && $("source").naturalWidth) {  // paint on the image, not the result
@@ -166,7 +166,7 @@ async function buildForm() {
   form.append("model", $("model").value);
   if (task === "sr") form.append("scale", $("scale").value);
   const sigma = $("sigma").value.trim();
-  if (sigma && (task === "denoise" || task === "jpeg")) form.append("sigma", sigma);
+  if (sigma && task === "denoise") form.append("sigma", sigma);
   if (task === "inpaint") {
     const uploaded = $("mask-file").files[0];
     if (uploaded) form.append("mask", uploaded, uploaded.name);
