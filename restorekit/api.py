@@ -181,7 +181,13 @@ def make_restorer(method: str | Restorer | None = "auto", *, image_channels: int
                                   "Restorer already built")
         return method
     if weights is not None and (method in (None, "", "auto") or _is_zoo_name(method)):
-        method = _arch_of(weights)  # the weights' own architecture, from their model card
+        arch = _arch_of(weights)  # the weights' own architecture, from their model card
+        if method not in (None, "", "auto"):
+            shipped = str(_zoo().zoo_models()[method].card["arch"])
+            if arch != shipped:
+                raise RestorekitError(f"{weights} holds {arch} weights but {method} is a "
+                                      f"{shipped}: give {shipped} weights, or --model {arch}")
+        method = arch
     name = resolve_method(method, image_channels, task)
     if name is None:
         raise RestorekitError(f"no {task} model is shipped yet: name a network and give its "

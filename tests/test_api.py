@@ -196,15 +196,24 @@ def test_cache_reuses_restorers(gray_image: np.ndarray) -> None:
 
 
 def test_weights_alone_name_their_architecture(tmp_path: Path, gray_image: np.ndarray) -> None:
-    """--weights without --model (or with a shipped model's name) uses the card's arch."""
+    """--weights without --model uses the card's arch; with a shipped model's name, the card
+    must name that model's arch (new weights for it), else the conflict is refused."""
     from restorekit.restorers.base import build_net
     from restorekit.weights import save_weights
 
     path = save_weights(build_net("dncnn", depth=3, channels=8), tmp_path / "w.safetensors",
                         arch="dncnn", config={"depth": 3, "channels": 8})
-    for model in ("auto", "rk-unet-gray-blind"):
-        out, info = restore_task(gray_image, model=model, weights=str(path), device="cpu")
-        assert info.method == "dncnn" and out.shape == gray_image.shape
+    out, info = restore_task(gray_image, model="auto", weights=str(path), device="cpu")
+    assert info.method == "dncnn" and out.shape == gray_image.shape
+    with pytest.raises(RestorekitError, match="holds dncnn weights but rk-unet-gray-blind is a "
+                                              "rk-unet: give rk-unet weights, or --model dncnn"):
+        restore_task(gray_image, model="rk-unet-gray-blind", weights=str(path), device="cpu")
+    unet = {"in_channels": 1, "out_channels": 1, "channels": [8, 16], "num_blocks": 1}
+    mine = save_weights(build_net("rk-unet", **unet), tmp_path / "unet.safetensors",
+                        arch="rk-unet", config=unet)
+    out, info = restore_task(gray_image, model="rk-unet-gray-blind", weights=str(mine),
+                             device="cpu", sigma=10.0)
+    assert info.method == "rk-unet" and out.shape == gray_image.shape
     (tmp_path / "w.json").unlink()
     with pytest.raises(RestorekitError, match="no model card"):
         restore_task(gray_image, weights=str(path))
@@ -299,3 +308,4 @@ def test_arrays_that_are_not_images_are_refused(shape: tuple[int, ...]) -> None:
     """A channel-first or RGBA array would be restored as a wrong image: one clear error."""
     with pytest.raises(RestorekitError, match="C = 1 or 3"):
         restorekit.restore(np.full(shape, 0.5, np.float32), "median")
+

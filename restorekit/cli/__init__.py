@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         rc = cli.main(args=args, prog_name="restorekit", standalone_mode=False, obj=state)
     except click.UsageError as exc:
-        where = f"restorekit {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "restorekit"
+        where = exc.ctx.command_path if exc.ctx else "restorekit"
         _error(f"{exc.format_message()} (see '{where} --help')")
         sys.exit(EXIT_USAGE)
     except click.Abort:

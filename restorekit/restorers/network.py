@@ -129,7 +129,7 @@ class NetworkRestorer(Restorer):
         Any mismatch between the weights and the architecture raises :class:`WeightsError`.
         Without ``weights`` the net keeps its random initialisation (a warning says so).
         """
-        from restorekit.weights import load_weights, read_card
+        from restorekit.weights import card_path, load_weights, read_card
 
         options = {k: config.pop(k) for k in RESTORER_OPTIONS if k in config}
         entry = get_entry(name)
@@ -147,7 +147,17 @@ class NetworkRestorer(Restorer):
             err = WeightsError if card else RestorekitError
             raise err(f"cannot build {name!r} with {merged}{where}: {exc}") from None
         if weights is not None:
-            load_weights(net, weights, sha256=card.get("sha256") if card else None)
+            try:
+                load_weights(net, weights, sha256=card.get("sha256") if card else None)
+            except WeightsError as exc:
+                if card is not None or "do not match" not in str(exc):
+                    raise
+                given = ", ".join(f"{k}={v}" for k, v in config.items()) or "its defaults"
+                raise WeightsError(
+                    f"{exc}. No model card ({card_path(weights).name}) is beside the weights, "
+                    f"so {name} was built with {given}: give the config it was trained with "
+                    "(--set KEY=VALUE, see `restorekit models`), or put its card beside it"
+                    ) from exc
         else:
             warnings.warn(f"{name}: no weights given, the network has random weights",
                           stacklevel=3)

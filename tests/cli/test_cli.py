@@ -215,7 +215,9 @@ def test_unreadable_weights_one_line_without_torch_advice(tmp_path: Path) -> Non
 
 def test_usage_error_one_line() -> None:
     line = one_error_line(run("restore", "--no-such-flag", "x.png"))
-    assert "--no-such-flag" in line
+    assert "--no-such-flag" in line and "(see 'restorekit restore --help')" in line
+    line = one_error_line(run("data", "download", "nope", "--root", "x"))
+    assert "(see 'restorekit data download --help')" in line
 
 
 def test_degrade_spec_seed_and_bad_spec(tmp_path: Path) -> None:

@@ -251,8 +251,11 @@ def test_mismatched_weights_raise_weights_error(tmp_path: Path) -> None:
         NetworkRestorer.from_registry("rednet", weights=str(path))
     legacy = tmp_path / "legacy.pth"  # no card: the registry defaults (depth 17) are used
     torch.save(build_net("dncnn", **SMALL_DNCNN).state_dict(), legacy)
-    with pytest.raises(WeightsError):
+    with pytest.raises(WeightsError, match=r"No model card \(legacy.json\).*built with its "
+                       r"defaults.*--set KEY=VALUE"):
         NetworkRestorer.from_registry("dncnn", weights=str(legacy))
+    given = NetworkRestorer.from_registry("dncnn", weights=str(legacy), **SMALL_DNCNN)
+    assert given.name == "dncnn"  # the config that was named makes the weights fit
     with pytest.raises(WeightsError, match="not found"):
         NetworkRestorer.from_registry("dncnn", weights=str(tmp_path / "missing.safetensors"))
 
