@@ -71,11 +71,16 @@ def expand_inputs(inputs: list[str], *, recursive: bool = False) -> list[tuple[P
 
 
 def check_side_output(path: str | Path, option: str, *, inputs: Iterable[Path],
-                      outputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
+                      outputs: Iterable[Path] = (), overwrite: bool = False,
+                      suffix: str | None = None) -> Path:
     """Refuse a side file (``option`` names it in the message) that would replace an input or
-    an output of the same run, is a folder, sits in a missing folder, or exists without
-    ``overwrite``; called before anything is written."""
+    an output of the same run, is a folder, sits in a missing or read-only folder, exists
+    without ``overwrite``, or lacks ``suffix`` (e.g. ``.png`` for a plot); called before
+    anything is written, so a bad side file costs no work and leaves no output behind."""
     path = Path(path)
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise RestorekitError(f"{option} {path}: this is written as {suffix[1:].upper()}; "
+                              f"give a name ending in {suffix}")
     key = path.resolve()
     if key in {p.resolve() for p in inputs}:
         raise RestorekitError(f"{option} {path} is one of the inputs; refusing to overwrite "
@@ -86,6 +91,8 @@ def check_side_output(path: str | Path, option: str, *, inputs: Iterable[Path],
         raise RestorekitError(f"{option} {path} is a folder; give a file name")
     if not path.parent.resolve().is_dir():
         raise RestorekitError(f"{option} {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent.resolve(), os.W_OK):
+        raise RestorekitError(f"{option} {path}: folder {path.parent} is not writable")
     if path.exists() and not overwrite:
         raise RestorekitError(f"{option} {path} already exists (use --overwrite)")
     return path

@@ -96,7 +96,7 @@ def benchmark_command(methods: tuple[str, ...], degradations: tuple[str, ...],
     if plot:
         from restorekit.cli.files import check_side_output, expand_inputs
 
-        check_side_output(plot, "--plot", overwrite=overwrite,
+        check_side_output(plot, "--plot", overwrite=overwrite, suffix=".png",
                           inputs=[p for p, _ in expand_inputs(list(datasets))])
     named: dict[str, str] = {}
     for d in datasets:
@@ -145,7 +145,7 @@ def sweep_command(images: tuple[str, ...], method: str, spec: str, values_text: 
     if plot:
         from restorekit.cli.files import check_side_output
 
-        check_side_output(plot, "--plot", inputs=files, overwrite=overwrite)
+        check_side_output(plot, "--plot", inputs=files, overwrite=overwrite, suffix=".png")
     unreadable = _Unreadable()
     rows = sweep(method, spec, values, files, seed=seed, y_channel=y_channel,
                  crop_border=crop_border, include_input=True, progress=_progress("Sweep"),
@@ -169,7 +169,7 @@ def plot_loss_command(log_csv: str, output: str, overwrite: bool) -> int:
     from restorekit.cli.files import check_side_output
     from restorekit.evaluate.report import plot_loss_curve
 
-    check_side_output(output, "-o", inputs=[Path(log_csv)], overwrite=overwrite)
+    check_side_output(output, "-o", inputs=[Path(log_csv)], overwrite=overwrite, suffix=".png")
     fit = plot_loss_curve(log_csv, output)
     if fit is not None:
         click.echo(f"trend: loss = {fit[0]:.6g} {'+' if fit[1] >= 0 else '-'} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,16 @@ def test_side_output_rules(tmp_path: Path) -> None:
     with pytest.raises(RestorekitError, match="already exists"):
         check_side_output(side, "--params", **kw)
     assert check_side_output(side, "--params", overwrite=True, **kw) == side
+
+
+def test_side_output_suffix_and_read_only_folder(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    kw = {"inputs": [], "suffix": ".png"}
+    assert check_side_output(tmp_path / "plot.PNG", "--plot", **kw) == tmp_path / "plot.PNG"
+    with pytest.raises(RestorekitError, match="written as PNG; give a name ending in .png"):
+        check_side_output(tmp_path / "plot.txt", "--plot", **kw)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: (Path(p) != tmp_path.resolve()
+                                                       and real(p, mode)))
+    with pytest.raises(RestorekitError, match="is not writable"):
+        check_side_output(tmp_path / "plot.png", "--plot", **kw)

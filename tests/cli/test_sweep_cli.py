@@ -90,6 +90,11 @@ def test_sweep_table_and_plot(tmp_path: Path) -> None:
     a = _folder(tmp_path / "a")
     plot = tmp_path / "sweep.png"
     res = _run(sweep_command, ["--method", "identity", "--spec", "gaussian:sigma={}",
+                               "--values", "5,15", str(a), "--plot", str(tmp_path / "s.txt")])
+    assert res.exit_code != 0 and "give a name ending in .png" in str(res.exception or
+                                                                      res.output)
+    assert not (tmp_path / "s.txt").exists()
+    res = _run(sweep_command, ["--method", "identity", "--spec", "gaussian:sigma={}",
                                "--values", "5,15,25,50", str(a), "--format", "json",
                                "--plot", str(plot)])
     assert res.exit_code == 0, res.output
