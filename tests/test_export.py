@@ -215,6 +215,18 @@ def test_cli_export_never_writes_over_the_weights_it_exports(weights: Path,
         assert len(proc.stderr.strip().splitlines()) == 1
     assert weights.read_bytes() == before
 
+
+def test_cli_export_refuses_random_weights_unless_asked(tmp_path: Path) -> None:
+    out = tmp_path / "dncnn.pt"
+    proc = cli("export", "dncnn", "--format", "torchscript", "-o", str(out))
+    assert proc.returncode == 2 and "give its trained --weights" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
+    proc = cli("export", "dncnn", "--untrained", "--set", "depth=3", "--format", "torchscript",
+               "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()
+
+
 def test_cli_export_torchscript(weights: Path, tmp_path: Path) -> None:
     out = tmp_path / "dncnn.pt"
     proc = cli("export", "dncnn", "--weights", str(weights), "--format", "torchscript",

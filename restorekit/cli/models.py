@@ -100,10 +100,13 @@ def models_command(as_json: bool, kind: str | None) -> None:
 @click.option("--size", type=click.IntRange(min=8), default=67, show_default=True,
               help="Side of the example input used for tracing (odd, so padding is traced).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--untrained", is_flag=True, help="Export a registered network with no --weights "
+              "(random weights: to test a deployment pipeline, not to restore).")
 def export_command(name: str, weights: str | None, fmt: str, output: str,
-                   options: tuple[str, ...], size: int, overwrite: bool) -> None:
-    """Export network NAME (with optional --weights), or a shipped model, to ONNX or
-    TorchScript. Nets with a noise-level input get a second input, sigma (0-1 scale)."""
+                   options: tuple[str, ...], size: int, overwrite: bool,
+                   untrained: bool) -> None:
+    """Export network NAME with --weights, or a shipped model, to ONNX or TorchScript. Nets
+    with a noise-level input get a second input, sigma (0-1 scale)."""
     from pathlib import Path
 
     from restorekit.errors import ImageWriteError
@@ -113,6 +116,11 @@ def export_command(name: str, weights: str | None, fmt: str, output: str,
     from restorekit.zoo import load_zoo_restorer, zoo_models
 
     shipped = zoo_models().get(name)
+    if weights is None and not shipped and not untrained:
+        raise click.UsageError(f"{name} is not a shipped model: give its trained --weights "
+                               "(or --untrained to export random weights)")
+    if untrained and (weights or shipped):
+        raise click.UsageError("--untrained applies to a registered network without --weights")
     source = Path(weights) if weights else shipped.weights if shipped else None
     if source is not None and Path(output).resolve() in {source.resolve(),
                                                          card_path(source).resolve()}:
