@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 DEGRADATIONS = ("gaussian:sigma=25", "salt-pepper:amount=0.1", "poisson:peak=30", "jpeg:quality=10")
-#: Methods shown by default; BM3D joins when its optional package is installed.
+#: Classical methods shown by default, after ``auto`` (the shipped model for each damage); BM3D
+#: joins when its optional package is installed.
 METHODS = ("median", "gaussian-filter", "tv", "wavelet", "nlm")
 
 
@@ -37,25 +38,57 @@ def sample_images(size: int = 192) -> dict[str, np.ndarray]:
 
 
 def available_methods() -> list[str]:
-    """The default methods plus BM3D and shipped networks when present."""
+    """``auto`` when models are shipped, the default classical methods, and BM3D if present."""
     import importlib.util
 
-    methods = list(METHODS)
+    from restorekit.zoo import zoo_models
+
+    methods = (["auto"] if zoo_models() else []) + list(METHODS)
     if importlib.util.find_spec("bm3d") is not None:
         methods.append("bm3d")
     return methods
 
 
+def _task_of(spec: str) -> str:
+    """The restore task for a demo damage: deblocking for JPEG, denoising otherwise."""
+    return "jpeg" if spec.startswith("jpeg") else "denoise"
+
+
+def _fits(method: str, task: str) -> bool:
+    from restorekit.api import check_fit
+    from restorekit.errors import RestorekitError
+
+    if method == "auto":
+        return True
+    try:
+        check_fit(method, task)
+    except RestorekitError:
+        return False
+    return True
+
+
 def run_demo(*, size: int = 192, methods: list[str] | None = None, seed: int = 0,
              progress: Callable[[Any], Any] = lambda x: x) -> DemoResult:
-    """Degrade each sample with every demo degradation, restore with every method, measure."""
-    from restorekit.api import restore_with_info
+    """Degrade each sample with every demo degradation, restore with every method, measure.
+
+    ``auto`` restores each damage as ``restorekit restore`` would (the shipped denoiser, or the
+    deblocker for the JPEG's quality). A named method does the damage's task when it can, else
+    denoises (a classical denoiser on the JPEG row); a name that can do neither (an untrained
+    network, an SR model) is refused before anything runs.
+    """
+    from restorekit.api import check_method, restore_task
     from restorekit.degrade import degrade
     from restorekit.metrics import psnr, ssim
-    from restorekit.restorers.base import load_restorer
 
     methods = methods or available_methods()
-    restorers = {m: load_restorer(m) for m in methods}
+    tasks = sorted({_task_of(spec) for spec in DEGRADATIONS})
+    for m in methods:
+        check_method(m)
+        if not any(_fits(m, task) for task in tasks):
+            from restorekit.api import check_fit
+
+            check_fit(m, "denoise")  # raises the reason
+    cache: dict[Any, Any] = {}
     result = DemoResult()
     grid_rows, captions = [], []
     cases = [(name, img, spec) for name, img in sample_images(size).items()
@@ -68,10 +101,16 @@ def run_demo(*, size: int = 192, methods: list[str] | None = None, seed: int = 0
         result.rows.append({"image": name, "degradation": spec, "method": "(input)",
                             "psnr": psnr(noisy, clean), "ssim": ssim(noisy, clean),
                             "seconds": 0.0})
-        for method, restorer in restorers.items():
-            out, info = restore_with_info(noisy, restorer)
+        for method in methods:
+            task = _task_of(spec) if _fits(method, _task_of(spec)) else "denoise"
+            if not _fits(method, task):  # e.g. a deblocker on a noise row: the input, unscored
+                row.append(noisy)
+                caption.append("-")
+                continue
+            out, info = restore_task(noisy, task, model=method, cache=cache)
             p, s = psnr(out, clean), ssim(out, clean)
-            result.rows.append({"image": name, "degradation": spec, "method": method,
+            label = f"auto: {info.method}" if method == "auto" else method
+            result.rows.append({"image": name, "degradation": spec, "method": label,
                                 "psnr": p, "ssim": s, "seconds": info.seconds})
             row.append(out)
             caption.append(f"{p:.2f} dB")

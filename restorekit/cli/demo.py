@@ -15,7 +15,8 @@ from restorekit.cli.state import get_state
 @click.option("--size", type=click.IntRange(min=32, max=512), default=192, show_default=True,
               help="Side of the sample crops.")
 @click.option("-m", "--method", "methods", multiple=True,
-              help="Methods to compare (repeatable; default: all available classical ones).")
+              help="Methods to compare (repeatable; default: auto, the shipped model for "
+                   "each damage, then the classical methods).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the degradations.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]),
               default="table", show_default=True, help="How to print the scores.")

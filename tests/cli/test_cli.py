@@ -357,6 +357,21 @@ def test_demo_writes_figure_and_table(tmp_path: Path) -> None:
     assert proc.stderr == ""
 
 
+def test_demo_runs_the_shipped_models_and_refuses_untrained_nets(tmp_path: Path) -> None:
+    out = tmp_path / "demo.png"
+    proc = run("demo", "-o", str(out), "--size", "48", "-m", "auto", "-m",
+               "rk-unet-gray-blind", "--format", "json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    by = {(r["image"], r["degradation"], r["method"].split("-q")[0]): r["psnr"] for r in rows}
+    assert by[("camera", "jpeg:quality=10", "auto: rk-unet-jpeg-gray")] > \
+        by[("camera", "jpeg:quality=10", "(input)")]  # a deblocker (for q10 if it reads it)
+    assert by[("camera", "gaussian:sigma=25", "auto: rk-unet-gray-blind")] > \
+        by[("camera", "gaussian:sigma=25", "(input)")] + 5
+    line = one_error_line(run("demo", "-o", str(tmp_path / "d2.png"), "-m", "dncnn"))
+    assert "would run untrained" in line and not (tmp_path / "d2.png").exists()
+
+
 def test_benchmark_and_sweep_commands_end_to_end(tmp_path: Path) -> None:
     folder = tmp_path / "set"
     folder.mkdir()
