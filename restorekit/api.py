@@ -22,6 +22,16 @@ AUTO_FALLBACKS = ("bm3d", "nlm")
 #: What ``restore_task`` can do.
 TASKS = ("denoise", "jpeg", "sr", "inpaint")
 SR_SCALES = (2, 3, 4)
+#: Interpolations ``restore_task`` runs itself for one task each (not registered restorers:
+#: they need the task's own input, a scale or a mask): name -> (task, what it does, paper).
+TASK_INTERPOLATIONS = {
+    "bicubic": ("sr", "upscaling by bicubic interpolation alone",
+                "Keys, Cubic convolution interpolation for digital image processing, IEEE TASSP "
+                "1981 (a = -0.5, as MATLAB's imresize)"),
+    "biharmonic": ("inpaint", "biharmonic interpolation of the masked pixels (scikit-image)",
+                   "Damelin & Hoang, On surface completion and image inpainting by biharmonic "
+                   "functions, IJMMS 2018"),
+}
 
 
 @dataclass
@@ -96,6 +106,8 @@ def check_method(method: str) -> None:
     zoo = _zoo()
     if not weights and zoo is not None and name in zoo.zoo_models():
         return
+    if not weights and name in TASK_INTERPOLATIONS:
+        return
     get_entry(name)  # raises with suggestions for unknown names
     if weights and not Path(weights).is_file():
         raise RestorekitError(f"{method}: weights file {weights!r} not found")
@@ -134,7 +146,8 @@ def task_models(task: str) -> list[str]:
     zoo = _zoo()
     shipped = [m.name for m in zoo.zoo_models().values() if m.task == task] if zoo else []
     registered = [e.name for e in list_restorers() if task in e.tasks]
-    return shipped + registered
+    own = [n for n, (t, *_) in TASK_INTERPOLATIONS.items() if t == task]
+    return shipped + registered + own
 
 
 def check_fit(method: str, task: str, weights: str | None = None) -> None:
@@ -146,6 +159,12 @@ def check_fit(method: str, task: str, weights: str | None = None) -> None:
     """
     name, _, at_weights = method.partition("@")
     weights = weights or at_weights or None
+    if name in TASK_INTERPOLATIONS and weights is None:
+        own = TASK_INTERPOLATIONS[name][0]
+        if own != task:
+            raise RestorekitError(f"{name} does {own} only (--task {own}); for {task}: "
+                                  f"{', '.join(task_models(task)) or 'none'}")
+        return
     zoo = _zoo()
     if zoo is not None and name in zoo.zoo_models():
         if weights is not None:  # other weights for that model's architecture: theirs to say

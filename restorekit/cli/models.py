@@ -13,13 +13,16 @@ from restorekit.evaluate.tables import format_table
 
 
 def _model_rows() -> list[dict[str, Any]]:
+    """Every registered restorer, then the task interpolations ``restore`` runs itself; a
+    network's tasks include those its shipped models were trained for."""
+    from restorekit.api import TASK_INTERPOLATIONS
     from restorekit.restorers.base import build_net, list_restorers
+    from restorekit.zoo import shipped_models, zoo_models
 
-    try:
-        from restorekit.zoo import shipped_models
-        shipped = shipped_models()
-    except ImportError:
-        shipped = {}
+    shipped = shipped_models()
+    trained: dict[str, list[str]] = {}
+    for m in zoo_models().values():
+        trained.setdefault(m.arch, []).append(m.task)
     rows = []
     for e in list_restorers():
         params = None
@@ -27,10 +30,15 @@ def _model_rows() -> list[dict[str, Any]]:
             from restorekit.nets.common import count_parameters
 
             params = count_parameters(build_net(e.name))
+        tasks = list(dict.fromkeys([*e.tasks, *trained.get(e.name, [])]))
         rows.append({"name": e.name, "kind": e.kind, "params": params,
-                     "tasks": ",".join(e.tasks), "channels": ",".join(map(str, e.channels)),
+                     "tasks": ",".join(tasks), "channels": ",".join(map(str, e.channels)),
                      "weights": ",".join(shipped.get(e.name, [])) or "-",
                      "needs": e.extra or "", "paper": e.paper, "summary": e.summary})
+    for name, (task, summary, paper) in TASK_INTERPOLATIONS.items():
+        rows.append({"name": name, "kind": "classical", "params": None, "tasks": task,
+                     "channels": "1,3", "weights": "-", "needs": "", "paper": paper,
+                     "summary": summary})
     return rows
 
 

@@ -92,10 +92,9 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
     state = get_state()
     read_options = {"max_pixels": default_max_pixels() if max_pixels is None else max_pixels}
     # An unknown name, or one that cannot do the task, fails once, before any file is read.
-    if (task, method) not in (("sr", "bicubic"), ("inpaint", "biharmonic")):
-        check_method(method)
-        if method != "auto":
-            check_fit(method, task, weights)
+    check_method(method)
+    if method != "auto":
+        check_fit(method, task, weights)
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
     if scale is not None and task != "sr":

@@ -51,7 +51,7 @@ def available_models(task: str) -> list[str]:
         shipped = set()
     usable = []
     for name in dict.fromkeys(names):
-        if name in shipped:
+        if name in shipped or name in api.TASK_INTERPOLATIONS:
             usable.append(name)
             continue
         try:

@@ -342,6 +342,21 @@ def test_models_json_lists_classical_and_networks() -> None:
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
     assert rows["bm3d"]["kind"] == "classical" and rows["bm3d"]["needs"] == "bm3d"
     assert rows["dncnn"]["kind"] == "network" and rows["dncnn"]["params"] > 100_000
+    # restore's own interpolations are listed with their one task
+    assert rows["bicubic"]["tasks"] == "sr" and rows["biharmonic"]["tasks"] == "inpaint"
+    # a network's tasks include those its shipped models were trained for
+    assert {"denoise", "jpeg", "sr", "inpaint"} <= set(rows["rk-unet"]["tasks"].split(","))
+
+
+def test_an_interpolation_for_another_task_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "n.png"
+    noisy_png(src)
+    line = one_error_line(run("restore", str(src), "--model", "bicubic"))
+    assert "bicubic does sr only (--task sr)" in line
+    line = one_error_line(run("restore", str(src), "--task", "denoise", "--model", "nope"))
+    assert "nope" in line
+    proc = run("restore", str(src), "--task", "sr", "--scale", "2", "--model", "bicubic")
+    assert proc.returncode == 0 and "method=bicubic" in proc.stderr
 
 
 def test_demo_writes_figure_and_table(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ def test_models_and_config(start_server) -> None:
     assert models["models"]["denoise"][0] == "auto"
     assert {"nlm", "gaussian-filter", "median"} <= set(models["models"]["denoise"])
     assert all(m[0] == "auto" for m in models["models"].values())
+    assert "bicubic" in models["models"]["sr"] and "biharmonic" in models["models"]["inpaint"]
     config = httpx.get(server.url + "/api/config").json()
     assert config["max_upload_bytes"] == 12345
     assert config["allowed_formats"] == ["PNG", "JPEG"]
