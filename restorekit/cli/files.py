@@ -103,7 +103,10 @@ def plan_jobs(inputs: list[str], output: str | None, *, suffix: str, recursive: 
     """Pair every input with its output path following the module rules."""
     found = _expand(inputs, recursive)
     if not found:
-        raise RestorekitError("no input files given")
+        hint = "" if recursive else "; -r descends into sub-folders"
+        raise RestorekitError(f"no image files in {', '.join(inputs)} (by suffix: "
+                              f"{', '.join(sorted(IMAGE_SUFFIXES))}{hint})" if inputs
+                              else "no input files given")
     out = Path(output) if output else None
     if (out is not None and out.suffix and out.suffix.lower() not in IMAGE_SUFFIXES
             and not out.is_dir() and not output.endswith(("/", os.sep))):

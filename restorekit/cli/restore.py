@@ -34,6 +34,19 @@ def _jpeg_remark(quality: JpegQuality | None, task: str) -> str:
     return text
 
 
+def _check_shipped_scale(method: str, scale: str | None) -> None:
+    """Refuse, before any file is read, a shipped SR model named for a scale it was not made
+    for (its card's ``scales``)."""
+    from restorekit.zoo import zoo_models
+
+    shipped = zoo_models().get(method)
+    if scale is not None and shipped is not None and shipped.scales \
+            and int(scale) not in shipped.scales:
+        made = "/".join(f"x{s}" for s in shipped.scales)
+        raise click.UsageError(f"{method} restores {made} only, not x{scale} (for x{scale}: "
+                               "--model auto or one made for it)")
+
+
 def _cuda_available() -> bool:
     import torch
 
@@ -97,6 +110,7 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         check_fit(method, task, weights)
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
+    _check_shipped_scale(method, scale)
     if scale is not None and task != "sr":
         raise click.UsageError("--scale applies to --task sr")
     if sigma is not None and task != "denoise":
@@ -125,6 +139,8 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         config.update({"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble})
     elif self_ensemble:
         raise click.UsageError(f"--self-ensemble applies to networks; {method} is not one")
+    elif tile is not None:
+        raise click.UsageError(f"--tile applies to networks; {method} is not one")
     cache: dict[Any, Any] = {}
 
     def operation(image: np.ndarray, meta: Any, source: Path) -> tuple[np.ndarray, str]:

@@ -78,3 +78,9 @@ def test_side_output_suffix_and_read_only_folder(tmp_path: Path,
                                                        and real(p, mode)))
     with pytest.raises(RestorekitError, match="is not writable"):
         check_side_output(tmp_path / "plot.png", "--plot", **kw)
+
+
+def test_a_folder_without_images_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(RestorekitError, match=r"no image files in .*by suffix: .*\.png.*-r "):
+        plan_jobs([str(tmp_path)], None, suffix="restored")
