@@ -29,12 +29,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from restorekit import __version__
 from restorekit.errors import RestorekitError
 from restorekit.io import EIGHT_BIT_FORMATS
 from restorekit.serve.errors import BadRequest, JobTimeout, PayloadTooLarge, ServeError
+from restorekit.serve.hosts import AllowedHostsMiddleware
 from restorekit.serve.jobs import DONE, FAILED, JobContext, JobQueue
 from restorekit.serve.limits import BodyLimitMiddleware
 from restorekit.serve.pipeline import (
@@ -149,7 +149,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=2 * settings.max_upload_bytes
                        + _FORM_OVERHEAD, message=too_large)
     if settings.is_loopback:  # refuse DNS-rebinding requests naming another host
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=_LOOPBACK_HOSTS)
+        app.add_middleware(AllowedHostsMiddleware, hosts=_LOOPBACK_HOSTS)
     _add_error_handlers(app)
     _add_api(app, state, too_large)
     _add_page(app)

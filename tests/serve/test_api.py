@@ -315,7 +315,11 @@ def test_requests_beyond_workers_queue_and_a_full_queue_is_503(start_server, noi
 def test_other_host_names_are_refused(start_server) -> None:
     server = start_server()
     r = httpx.get(server.url + "/api/config", headers={"host": "attacker.example"})
-    assert r.status_code == 400
+    assert r.status_code == 400  # the JSON error body of every other refusal
+    assert "invalid Host header 'attacker.example'" in r.json()["detail"]
+    port = server.url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+        assert httpx.get(server.url + "/api/config", headers={"host": host}).status_code == 200
 
 
 def test_page_and_static_files_are_served(start_server) -> None:
