@@ -150,12 +150,14 @@ def task_models(task: str) -> list[str]:
     return shipped + registered + own
 
 
-def check_fit(method: str, task: str, weights: str | None = None) -> None:
+def check_fit(method: str, task: str, weights: str | None = None,
+              scale: int | None = None) -> None:
     """Refuse a method that cannot do ``task``, or a network with no trained weights.
 
-    A shipped model does its own task only; a classical method the tasks it is registered for;
-    a registered network needs weights (``weights`` or ``ARCH@WEIGHTS``), and with them does
-    whatever they were trained for.
+    A shipped model does its own task only (and, given a ``scale``, the SR scales its card
+    names); a classical method the tasks it is registered for; a registered network needs
+    weights (``weights`` or ``ARCH@WEIGHTS``), and with them does whatever they were trained
+    for.
     """
     name, _, at_weights = method.partition("@")
     weights = weights or at_weights or None
@@ -169,10 +171,14 @@ def check_fit(method: str, task: str, weights: str | None = None) -> None:
     if zoo is not None and name in zoo.zoo_models():
         if weights is not None:  # other weights for that model's architecture: theirs to say
             return
-        own = zoo.zoo_models()[name].task
-        if own != task:
-            raise RestorekitError(f"{name} is a {own} model, not a {task} one (for {task}: "
-                                  f"{', '.join(task_models(task)) or 'none'})")
+        shipped = zoo.zoo_models()[name]
+        if shipped.task != task:
+            raise RestorekitError(f"{name} is a {shipped.task} model, not a {task} one (for "
+                                  f"{task}: {', '.join(task_models(task)) or 'none'})")
+        if scale is not None and shipped.scales and scale not in shipped.scales:
+            made = "/".join(f"x{s}" for s in shipped.scales)
+            raise RestorekitError(f"{name} restores {made} upscaling only, not x{scale} (for "
+                                  f"x{scale}: --model auto or one made for x{scale})")
         return
     entry = get_entry(name)
     if entry.kind == "network":

@@ -34,19 +34,6 @@ def _jpeg_remark(quality: JpegQuality | None, task: str) -> str:
     return text
 
 
-def _check_shipped_scale(method: str, scale: str | None) -> None:
-    """Refuse, before any file is read, a shipped SR model named for a scale it was not made
-    for (its card's ``scales``)."""
-    from restorekit.zoo import zoo_models
-
-    shipped = zoo_models().get(method)
-    if scale is not None and shipped is not None and shipped.scales \
-            and int(scale) not in shipped.scales:
-        made = "/".join(f"x{s}" for s in shipped.scales)
-        raise click.UsageError(f"{method} restores {made} only, not x{scale} (for x{scale}: "
-                               "--model auto or one made for it)")
-
-
 def _cuda_available() -> bool:
     import torch
 
@@ -107,10 +94,9 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
     # An unknown name, or one that cannot do the task, fails once, before any file is read.
     check_method(method)
     if method != "auto":
-        check_fit(method, task, weights)
+        check_fit(method, task, weights, scale=int(scale) if scale else None)
     if task == "sr" and scale is None:
         raise click.UsageError("--task sr needs --scale 2, 3 or 4")
-    _check_shipped_scale(method, scale)
     if scale is not None and task != "sr":
         raise click.UsageError("--scale applies to --task sr")
     if sigma is not None and task != "denoise":

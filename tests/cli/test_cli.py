@@ -167,7 +167,8 @@ def test_method_must_fit_the_task_and_sigma_its_scale(tmp_path: Path) -> None:
     line = one_error_line(run("restore", str(src), "--task", "jpeg", "--sigma", "10"))
     assert "--sigma applies to --task denoise" in line
     proc = run("restore", str(src), "--task", "sr", "--scale", "3", "--model", "edsr-sr2-y")
-    assert proc.returncode == 2 and "edsr-sr2-y restores x2 only, not x3" in proc.stderr
+    assert proc.returncode == 2 and "edsr-sr2-y restores x2 upscaling only, not x3" \
+        in proc.stderr
     line = one_error_line(run("restore", str(src), "--method", "nlm", "--tile", "64"))
     assert "--tile applies to networks; nlm is not one" in line
     line = one_error_line(run("restore", str(src), "--overwrite", "--skip-existing"))
