@@ -38,5 +38,9 @@ class WeightsError(RestorekitError):
     """Weights or a model card do not match the architecture, or fail their checksum."""
 
 
+class WeightsMismatchError(WeightsError):
+    """Weights that were read but do not fit the network built for them (names or shapes)."""
+
+
 class InvalidImageError(RestorekitError, ValueError):
     """An image array cannot be used here (wrong shape, NaN values, too small, mismatched)."""

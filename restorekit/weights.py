@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from restorekit.atomic import atomic_write, atomic_write_text
-from restorekit.errors import WeightsError
+from restorekit.errors import WeightsError, WeightsMismatchError
 from restorekit.quantize import STORAGES, dequantize_state, is_quantized, quantize_state
 
 CARD_FORMAT = "restorekit-card/1"
@@ -153,7 +153,7 @@ def load_weights(module: Any, path: str | Path, *, sha256: str | None = None,
             if keys:
                 more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
                 parts.append(f"{label}: {', '.join(keys[:3])}{more}")
-        raise WeightsError(
+        raise WeightsMismatchError(
             f"{path}: weights do not match {type(module).__name__} ({'; '.join(parts)})")
     module.load_state_dict(state)
     return []

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from restorekit.device import resolve_device
-from restorekit.errors import RestorekitError, WeightsError
+from restorekit.errors import RestorekitError, WeightsError, WeightsMismatchError
 from restorekit.restorers.base import Restorer, as_input_image, build_net, get_entry
 from restorekit.restorers.self_ensemble import ensemble_multiple, self_ensemble
 from restorekit.restorers.tiling import (
@@ -149,8 +149,8 @@ class NetworkRestorer(Restorer):
         if weights is not None:
             try:
                 load_weights(net, weights, sha256=card.get("sha256") if card else None)
-            except WeightsError as exc:
-                if card is not None or "do not match" not in str(exc):
+            except WeightsMismatchError as exc:
+                if card is not None:
                     raise
                 given = ", ".join(f"{k}={v}" for k, v in config.items()) or "its defaults"
                 raise WeightsError(
