@@ -52,7 +52,17 @@ def _register() -> None:
     for module in (restore, degrade, evaluate, noise, models, demo, data, train, sweep,
                    reproduce, serve, ground_truth, downstream):
         for command in module.COMMANDS:
+            _note_global_options(command)
             cli.add_command(command)
+
+
+def _note_global_options(command: click.Command) -> None:
+    """End each subcommand's help (and its own subcommands') with the global flags, which
+    :func:`main` also takes after the subcommand's name."""
+    note = "Also: -q/--quiet (no progress bars or status lines), --debug (tracebacks)."
+    command.epilog = f"{command.epilog}\n\n{note}" if command.epilog else note
+    for sub in getattr(command, "commands", {}).values():
+        _note_global_options(sub)
 
 
 _register()
