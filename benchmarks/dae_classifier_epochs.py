@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
-from machine_info import REPO, command_line, cpu_model, default_data, run_stamp, write_report
+from dae_study import add_study_arguments, study_context
+from machine_info import REPO, command_line, cpu_model, run_stamp, write_report
 
 OUT = REPO / "docs" / "benchmarks" / "dae_classifier_epochs.md"
 SIGMAS = "25,50,75,100,125,150,175,195,225,250,300"
@@ -66,15 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="classifier training lengths in epochs, comma-separated")
     parser.add_argument("--sigmas", default=SIGMAS,
                         help="noise levels on the 0-255 scale, comma-separated")
-    parser.add_argument("--data", type=Path, default=default_data())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--quick", action="store_true",
-                        help="the reproduction's quick settings (a smoke run, not the study)")
-    parser.add_argument("--reproductions", type=Path, default=REPO / "docs" / "reproductions",
-                        help="the folder holding the report's work folder (its cached runs)")
-    parser.add_argument("--out", type=Path, default=OUT)
+    add_study_arguments(parser, OUT)
     args = parser.parse_args(argv)
     try:
         epochs = sorted({int(v) for v in args.epochs.split(",") if v.strip()})
@@ -84,17 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     if not epochs or min(epochs) < 1 or len(sigmas) < 2 or min(sigmas) < 0:
         parser.error("--epochs takes positive integers, --sigmas two or more levels >= 0")
 
-    import torch
-
     from restorekit.evaluate.tables import format_table
-    from restorekit.reproduce import ReproContext
     from restorekit.reproduce import dae_mnist_classifier as exp
 
-    torch.set_num_threads(args.threads)
-    settings = exp.QUICK if args.quick else exp.FULL
-    ctx = ReproContext.create("dae-mnist-classifier", budget="quick" if args.quick else "full",
-                              out=args.reproductions, seed=args.seed, device="auto",
-                              quiet=args.quiet, data_root=args.data)
+    ctx, settings = study_context(args)
     t0 = time.perf_counter()
     rows, clean, crossing = _rows(ctx, settings, epochs, sigmas)
     elapsed = time.perf_counter() - t0

@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from machine_info import REPO, command_line, cpu_model, default_data, run_stamp, write_report
+from dae_study import add_study_arguments, study_context
+from machine_info import REPO, command_line, cpu_model, run_stamp, write_report
 
 OUT = REPO / "docs" / "benchmarks" / "dae_long_finetune.md"
 
@@ -80,33 +80,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="which fine-tunes: mse, task, joint (comma-separated)")
     parser.add_argument("--sigma", type=float, default=195.0,
                         help="noise level, 0-255 scale (the report's matched sigma)")
-    parser.add_argument("--data", type=Path, default=default_data())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--quick", action="store_true",
-                        help="the reproduction's quick settings (a smoke run, not the study)")
-    parser.add_argument("--reproductions", type=Path, default=REPO / "docs" / "reproductions",
-                        help="the folder holding the report's work folder (its cached runs)")
-    parser.add_argument("--out", type=Path, default=OUT)
+    add_study_arguments(parser, OUT)
     args = parser.parse_args(argv)
 
-    import torch
-
     from restorekit.evaluate.tables import format_table
-    from restorekit.reproduce import ReproContext
     from restorekit.reproduce import dae_mnist_classifier as exp
 
-    torch.set_num_threads(args.threads)
     steps = [int(v) for v in args.steps.split(",") if v.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     known = {v[0] for v in exp.finetune_variants(exp.FULL)}
     if not steps or min(steps) < 1 or not set(variants) <= known or not variants:
         parser.error(f"--steps takes positive integers; --variants some of {sorted(known)}")
-    settings = exp.QUICK if args.quick else exp.FULL
-    ctx = ReproContext.create("dae-mnist-classifier", budget="quick" if args.quick else "full",
-                              out=args.reproductions, seed=args.seed, device="auto",
-                              quiet=args.quiet, data_root=args.data)
+    ctx, settings = study_context(args)
     t0 = time.perf_counter()
     rows, clean = _rows(ctx, settings, steps, variants, args.sigma)
     elapsed = time.perf_counter() - t0
