@@ -37,6 +37,8 @@ def _restorer(method: str | None, weights: str | None, options: dict[str, Any],
     if method is None and weights is not None:
         from restorekit.weights import read_card
 
+        if not Path(weights).is_file():
+            raise RestorekitError(f"{weights}: weights file not found")
         card = read_card(weights)
         if card is None:
             raise RestorekitError(f"{weights}: no model card beside it; give --method NAME")
@@ -45,19 +47,15 @@ def _restorer(method: str | None, weights: str | None, options: dict[str, Any],
                          **options)
 
 
-def _emit(text: str, output: str | None, inputs: list[str]) -> None:
+def _emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` (checked by :func:`check_side_output` before
+    the work began)."""
     if output is None:
         click.echo(text)
         return
     from restorekit.atomic import atomic_write_text
 
-    out = Path(output)
-    for src in inputs:
-        if Path(src).exists() and out.exists() and out.resolve() == Path(src).resolve():
-            raise RestorekitError(f"{output}: refusing to overwrite an input file")
-    if out.parent and not out.parent.is_dir():
-        raise RestorekitError(f"{output}: folder {out.parent} does not exist")
-    atomic_write_text(out, text + "\n")
+    atomic_write_text(Path(output), text + "\n")
     get_state().status(f"wrote {output}")
 
 
@@ -96,11 +94,12 @@ def _emit(text: str, output: str | None, inputs: list[str]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the degradation, the classifier and the transfer runs.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, mps, auto.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 def downstream_command(degradations: tuple[str, ...], method: str | None, weights: str | None,
                        options: tuple[str, ...], classifier: str | None, classifier_epochs: int,
                        cache_dir: str | None, mnist_root: str | None, limit: int | None,
                        transfer: bool, transfer_epochs: int, transfer_train: int, fmt: str,
-                       output: str | None, seed: int, device: str) -> int:
+                       output: str | None, seed: int, device: str, overwrite: bool) -> int:
     """Accuracy of a clean-MNIST classifier on clean, degraded and restored test digits.
 
     The table of Zhao's DAE paper (Table 1: clean / noisy / denoised), for any degradation and
@@ -118,6 +117,11 @@ def downstream_command(degradations: tuple[str, ...], method: str | None, weight
     state = get_state()
     for spec in degradations:
         parse_spec(spec)  # a bad spec fails before any training
+    if output is not None:
+        from restorekit.cli.files import check_side_output
+
+        check_side_output(output, "-o", inputs=[Path(p) for p in (weights, classifier) if p],
+                          overwrite=overwrite)
     root = Path(mnist_root) if mnist_root else Path(data_dir()) / "mnist"
     restorer = _restorer(method, weights, parse_options(options), device)
     name = getattr(restorer, "name", None) or type(restorer).__name__
@@ -159,17 +163,16 @@ def downstream_command(degradations: tuple[str, ...], method: str | None, weight
             raise RestorekitError(f"{name}: no encoder convolution fits the classifier")
         transfer_table = ds.transfer_rows(result)
 
-    inputs = [p for p in (weights, classifier) if p]
     if fmt == "json":
         payload: Any = {"downstream": rows, "transfer": transfer_table} if transfer else rows
-        _emit(json.dumps(payload, indent=2), output, inputs)
+        _emit(json.dumps(payload, indent=2), output)
     else:
         text = format_table(rows, fmt)
         if transfer_table:
             sep = "\n\n" if fmt == "csv" else "\n\nRepresentation transfer (accuracy %, " \
                 "encoder-initialised vs random):\n\n"
             text += sep + format_table(transfer_table, fmt)
-        _emit(text, output, inputs)
+        _emit(text, output)
     return 0
 
 

@@ -105,3 +105,13 @@ def test_bad_inputs_are_clear_errors(setup, tmp_path: Path) -> None:  # noqa: AN
                 "--limit", "5", "-o", str(tmp_path / "missing" / "x.json")])
     assert isinstance(res.exception, RestorekitError)
     assert not (tmp_path / "missing").exists()
+    kept = tmp_path / "kept.md"
+    kept.write_text("mine")
+    args = ["--mnist", str(root), "--classifier", str(clf), "--method", "median", "--limit",
+            "5", "-o", str(kept)]
+    res = _run(args)
+    assert isinstance(res.exception, RestorekitError) and "--overwrite" in str(res.exception)
+    assert kept.read_text() == "mine"
+    assert _run([*args, "--overwrite"]).exit_code == 0 and "median" in kept.read_text()
+    res = _run(["--mnist", str(root), "--classifier", str(clf), "-w", str(tmp_path / "no.pt")])
+    assert "weights file not found" in str(res.exception)
