@@ -32,6 +32,9 @@ def reproduce_command(name: str | None, budget: str, out: str, seed: int, device
         for exp_name in list_experiments():
             click.echo(f"{exp_name:22s} {get_experiment(exp_name).title}")
         return 0
+    from restorekit.device import resolve_device
+
+    resolve_device(device)  # an unusable device fails before any training, not after
     state = get_state()
     path = run_experiment(name, budget=budget, out=out, seed=seed, device=device,  # type: ignore[arg-type]
                           quiet=state.quiet, overrides=overrides)

@@ -148,7 +148,8 @@ class ImageFolderSource:
             found = list_images(folder, recursive=recursive)
             if not found:
                 raise RestorekitError(f"no images in {folder}" + (
-                    "" if recursive else " (use recursive=True for sub-folders)"))
+                    "" if recursive else " (for sub-folders: recursive=True; in a training "
+                    "config, data.options = {recursive = true})"))
             prefix = f"{folder.name}/" if len(roots) > 1 else ""
             paths += found
             self.names += [prefix + p.relative_to(folder).as_posix() for p in found]

@@ -461,7 +461,10 @@ def _read(path: Path) -> dict[str, Any]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise RestorekitError(f"{path}: invalid YAML: {exc}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise RestorekitError(f"{path}: invalid YAML{where}: {what}") from None
         return data or {}
     raise RestorekitError(f"{path}: config files are .toml, .yaml or .yml")
 

@@ -391,6 +391,11 @@ class Trainer:
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.step = int(ckpt["step"])
+        if self.step > self.config.train.steps:
+            raise RestorekitError(
+                f"the checkpoint in {self.config.train.out_dir} is at step {self.step}, past "
+                f"train.steps = {self.config.train.steps}; resume with train.steps >= "
+                f"{self.step} (e.g. --set train.steps={self.step})")
         self.epoch = int(ckpt["data"]["epoch"])
         self.position = int(ckpt["data"]["position"])
         old_global = int(ckpt["data"].get("global_batch", self.config.train.batch_size))

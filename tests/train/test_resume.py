@@ -103,6 +103,12 @@ def test_existing_run_needs_resume(make_config) -> None:
     messages.clear()
     again = Trainer(cfg, resume=True, log=messages.append).run()
     assert again.step == 4 and any("already trained" in m for m in messages)
+    # Resuming with fewer steps than the checkpoint holds is refused, not reported as done.
+    from dataclasses import replace
+
+    shorter = replace(cfg, train=replace(cfg.train, steps=3))
+    with pytest.raises(RestorekitError, match="at step 4, past train.steps = 3"):
+        Trainer(shorter, resume=True).run()
 
 
 
