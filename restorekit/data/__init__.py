@@ -53,6 +53,21 @@ def _split_dir(root: Path, split: str) -> Path:
     return sub if split and sub.is_dir() else root
 
 
+def source_folder(kind: str, root: str | Path, split: str) -> Path | None:
+    """The folder a ``folder`` or ``pairs`` source reads (``root/<split>`` if it exists, else
+    ``root``); None for the other kinds, which read a split out of their files."""
+    return _split_dir(Path(root), split) if kind in ("folder", "pairs") else None
+
+
+def source_name(kind: str, root: str | Path, split: str) -> str:
+    """How a model card names a source: ``kind:FOLDER``, with ``/SPLIT`` only where a split
+    is read (a split sub-folder that exists, or a kind with splits in its files)."""
+    folder = source_folder(kind, root, split)
+    if folder == Path(root):
+        return f"{kind}:{Path(root).name}"
+    return f"{kind}:{Path(root).name}/{split}"
+
+
 def _check_root(root: str | Path) -> Path:
     root = Path(root).expanduser()
     if not root.exists():

@@ -60,6 +60,8 @@ class DataConfig:
     ``degradation`` is a spec string such as ``"gaussian:sigma=0-50"``; ``val_degradation``
     defaults to it. ``length`` overrides the number of training samples per epoch,
     ``val_length`` caps the number of validation images. ``options`` go to both datasets.
+    ``licence`` is the training data's licence for the model card; empty = what the README.md
+    beside each training folder states (:mod:`restorekit.data.licence`).
     """
 
     kind: str = "folder"
@@ -78,6 +80,7 @@ class DataConfig:
     length: int | None = None
     val_length: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    licence: str = ""
 
     @property
     def train_roots(self) -> list[str]:

@@ -86,6 +86,18 @@ class TrainResult:
         return 128 + self.signal if self.signal else 1
 
 
+def _readme_licences(roots: list[str]) -> str:
+    """What the README.md beside each training folder says of its licence, for the card."""
+    from restorekit.data.licence import readme_licence
+
+    found = {Path(r).name: readme_licence(r) for r in roots}
+    if not any(found.values()):
+        return "not stated beside the data; give it as data.licence"
+    if len(found) == 1:
+        return next(iter(found.values())) or ""
+    return "; ".join(f"{name}: {text or 'not stated'}" for name, text in found.items())
+
+
 def build_datasets(config: ExperimentConfig) -> tuple[Any, Any]:
     """The training and validation datasets of ``config`` (validation None without val_root)."""
     try:
@@ -271,6 +283,9 @@ class Trainer:
                 self.val_set = built_val
         if not hasattr(self.train_set, "__len__"):
             raise RestorekitError("the training set must be a map-style dataset with a length")
+        if self._val_is_train():
+            self.status("warning: the validation folder is one of the training folders; its "
+                        "scores measure fit, not generalisation")
 
         self.net = self._build_net()
         if t.init_weights and self.ckpt is None:
@@ -372,6 +387,17 @@ class Trainer:
                         f"{dev}", once=True)
             return None
         return torch.bfloat16 if mode == "bf16" else torch.float16
+
+    def _val_is_train(self) -> bool:
+        """Whether the validation folder is one of the training folders (folder kinds)."""
+        from restorekit.data import source_folder
+
+        d = self.config.data
+        if not d.val_root:
+            return False
+        val = source_folder(d.val_kind or d.kind, d.val_root, d.val_split)
+        train = {source_folder(d.kind, r, d.split) for r in d.train_roots}
+        return val is not None and val.resolve() in {t.resolve() for t in train if t}
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         try:
@@ -558,6 +584,7 @@ class Trainer:
 
     def export(self, elapsed: float) -> Path:
         """Write the eval net as ``out_dir/NAME.safetensors`` plus its model card (rank 0)."""
+        from restorekit.data import source_name
         from restorekit.weights import save_weights
 
         cfg, d = self.config, self.config.data
@@ -571,14 +598,15 @@ class Trainer:
             "wall_seconds": round(elapsed, 1),
             "ema": bool(cfg.train.ema),
             "data": {
-                "train": " + ".join(f"{d.kind}:{Path(r).name}/{d.split}"
-                                    for r in d.train_roots),
-                "val": f"{d.val_kind or d.kind}:{Path(d.val_root).name}/{d.val_split}"
+                "train": " + ".join(source_name(d.kind, r, d.split) for r in d.train_roots),
+                "val": (source_name(d.val_kind or d.kind, d.val_root, d.val_split)
+                        + (" (training images too)" if self._val_is_train() else ""))
                 if d.val_root else None,
                 "degradation": d.degradation,
                 "val_degradation": d.val_degradation or d.degradation,
                 "color": d.color,
                 "patch_size": d.patch_size,
+                "licence": d.licence or _readme_licences(d.train_roots),
             },
             "val": {k: v for k, v in self.last_val.items() if math.isfinite(v)},
             "training": portable,

@@ -52,6 +52,36 @@ def test_run_writes_config_log_checkpoints_and_weights(make_config) -> None:
                                                  strict=True))
 
 
+def test_card_names_the_folders_read_and_flags_validation_on_training_images(
+        make_config, image_root: Path) -> None:
+    flat = str(image_root / "train")  # no split sub-folders: the folder itself is read
+    cfg = make_config(data={"root": flat, "val_root": flat}, train={"steps": 5})
+    messages: list[str] = []
+    result = Trainer(cfg, log=messages.append).run()
+    card = json.loads((result.out_dir / "tiny.json").read_text())
+    assert card["data"]["train"] == "folder:train"
+    assert card["data"]["val"] == "folder:train (training images too)"
+    assert any("validation folder is one of the training folders" in m for m in messages)
+    assert card["data"]["licence"] == "not stated beside the data; give it as data.licence"
+
+
+def test_card_names_the_data_licence(make_config, image_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "licensed"
+    shutil.copytree(image_root, root)
+    (root / "README.md").write_text("- License: research only,\n  no redistribution.\n")
+    result = train(make_config(data={"root": str(root), "val_root": str(root)},
+                               train={"steps": 5}), quiet=True)
+    card = json.loads((result.out_dir / "tiny.json").read_text())
+    assert card["data"]["licence"] == "research only, no redistribution."
+    given = train(make_config("given", data={"root": str(root), "val_root": str(root),
+                                             "licence": "CC BY 4.0"}, train={"steps": 5}),
+                  quiet=True)
+    assert json.loads((given.out_dir / "tiny.json").read_text())["data"]["licence"] == \
+        "CC BY 4.0"
+
+
 def test_training_reduces_loss_and_improves_val_psnr(make_config) -> None:
     result = train(make_config(train={"steps": 60, "val_interval": 10, "log_interval": 10,
                                       "lr": 3e-3}), quiet=True)
