@@ -452,10 +452,17 @@ def _verdict(results: dict[str, dict[str, RunResult]]) -> tuple[bool, list[str]]
             + ("**CNN-LSTM better**" if better else "**CNN-LSTM worse**" if worse
                else "**no significant difference**") + ".")
     for noise, res in results.items():
-        for name in ("cnn-lstm", "cnn-lstm-plain"):
+        for name in ("cnn-lstm", "cnn-lstm-plain", "cnn-cnn"):
             if name in res:
                 lines += _collapse_notes(noise, res[name])
     return holds, lines
+
+
+def _collapsed_baselines(results: dict[str, dict[str, RunResult]]) -> list[str]:
+    """The noise conditions where the CNN-CNN still draws the mean digit: beating it there
+    says nothing about the claim."""
+    return [noise for noise, res in results.items()
+            if res["cnn-cnn"].metrics["spread"] < MEAN_DIGIT_VARIETY]
 
 
 #: cnn_lstm.toml stacks the LSTM layers residually (tests/reproduce checks the config says so).
@@ -493,6 +500,8 @@ def _write_report(ctx: ReproContext, report: Report, plan: Plan,
     rel = ctx.out
     samples = b.steps * 100
     holds, verdict = _verdict(results)
+    untested = _collapsed_baselines(results)
+    tested = ", ".join(results)
     best = [f"- Our best model, {res['rk-unet'].label}, same protocol and budget ({noise}): "
             f"{res['rk-unet'].metrics['psnr_missing']:.2f} dB on the missing half and "
             f"{res['rk-unet'].metrics['psnr_whole']:.2f} dB on the whole image, against "
@@ -502,14 +511,19 @@ def _write_report(ctx: ReproContext, report: Report, plan: Plan,
             f"{res['cnn-cnn'].metrics['psnr_whole']:.2f} dB (CNN-CNN)."
             for noise, res in results.items() if "rk-unet" in res]
     report.heading("Verdict")
+    word = ("is **not tested**" if untested else "**holds**" if holds else
+            "**does not hold**")
     report.text(
-        ("The claim **holds** under our protocol and budget" if holds else
-         "The claim **does not hold** under our protocol and budget")
+        f"The claim {word} under our protocol and budget"
         + f" ({b.steps} steps of batch 100 = {samples:,} digit presentations, "
-        f"{samples / 52_500:.1f} epochs, against the paper's 500k iterations): the CNN-LSTM "
-        + ("redraws the missing lower half better than the CNN-CNN in every noise condition."
-           if holds else "does not redraw the missing lower half significantly better than "
-           "the CNN-CNN in every noise condition tested.") + STACKING_CAVEAT
+        f"{samples / 52_500:.1f} epochs, against the paper's 500k iterations): "
+        + (f"the CNN-CNN baseline still draws the mean digit ({', '.join(untested)}), so "
+           "a CNN-LSTM ahead of it shows only that it learnt sooner; run the full budget."
+           if untested else
+           f"the CNN-LSTM redraws the missing lower half better than the CNN-CNN in every "
+           f"noise condition tested ({tested})." if holds else
+           "the CNN-LSTM does not redraw the missing lower half significantly better than "
+           f"the CNN-CNN in every noise condition tested ({tested}).") + STACKING_CAVEAT
         + "\n\n" + "\n".join(verdict + best))
     report.text(
         "The paper reports no PSNR, MSE or accuracy (its evidence is the picture grid of its "

@@ -151,3 +151,14 @@ def test_full_plan_runs_the_plain_stacking_ablation() -> None:
     plain = plan.runs["cnn-lstm-plain"]
     ablation = load_config(exp.CONFIG_DIR / plain["config"], plain["set"])
     assert main.model.config["residual"] is True and ablation.model.config["residual"] is False
+
+
+def test_a_baseline_still_drawing_the_mean_digit_leaves_the_claim_untested() -> None:
+    def run(name: str, spread: float) -> exp.RunResult:
+        return exp.RunResult(name, name, 1, 0.0, [], np.zeros((1, 28, 28)),
+                             metrics={"spread": spread})
+
+    results = {"salt-pepper": {"cnn-cnn": run("cnn-cnn", 0.001)},
+               "white": {"cnn-cnn": run("cnn-cnn", 0.3)}}
+    assert exp._collapsed_baselines(results) == ["salt-pepper"]
+    assert exp._collapse_notes("salt-pepper", results["salt-pepper"]["cnn-cnn"])
