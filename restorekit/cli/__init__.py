@@ -97,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as exc:
         _error(exc.format_message())
         sys.exit(exc.exit_code)
+    except MemoryError as exc:
+        if state.debug:
+            raise
+        _error(f"not enough memory ({exc}); try smaller sizes (a patch, batch or tile size)")
+        sys.exit(EXIT_FAILED)
     except Exception as exc:  # noqa: BLE001 - last resort: one line unless --debug
         if state.debug:
             raise

@@ -455,3 +455,19 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
     silent = [(name, p.opts) for name, cmd in everything for p in cmd.params
               if isinstance(p, click.Option) and not p.hidden and not p.help]
     assert not silent, silent
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import restorekit.cli as cli_module
+
+    def exhausted(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError("Unable to allocate 37.3 GiB")
+
+    monkeypatch.setattr(cli_module.cli, "main", exhausted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main(["train", "x.toml"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["restorekit: error: not enough memory (Unable to allocate 37.3 GiB); try "
+                   "smaller sizes (a patch, batch or tile size)"]
