@@ -13,7 +13,8 @@ Paths (``data.root``, ``data.val_root``, ``train.out_dir``) expand ``~`` and ``$
 not set, which is where the project's datasets live beside a checkout. The trainer writes the
 resolved config (overrides applied, paths expanded) to ``out_dir/config.toml`` (``.yaml`` when
 the source was YAML) with :func:`save_config`, so every run can be repeated with
-``restorekit train out_dir/config.toml``.
+``restorekit train out_dir/config.toml --set train.out_dir=NEW`` (or continued in place with
+``--resume``).
 """
 
 from __future__ import annotations
@@ -476,7 +477,11 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *
                 resolve: bool = True) -> ExperimentConfig:
     """Read a TOML/YAML config, apply ``--set`` overrides, expand paths and validate it."""
     path = Path(path)
-    config = config_from_dict(_read(path), name=path.stem)
+    data = _read(path)
+    if not data and not overrides:  # every default at once is never what was meant
+        raise RestorekitError(f"{path}: the config is empty; give at least [model], [data] "
+                              "and [train] (examples: restorekit/experiments/examples/)")
+    config = config_from_dict(data, name=path.stem)
     apply_overrides(config, overrides)
     if resolve:
         resolve_paths(config)

@@ -189,6 +189,15 @@ def test_bad_files(tmp_path: Path) -> None:
         load_config(tmp_path / "c.json")
     with pytest.raises(RestorekitError, match="cannot read config"):
         load_config(tmp_path / "missing.toml")
+    (tmp_path / "bad.yaml").write_text("model: [a\n")
+    with pytest.raises(RestorekitError, match=r"invalid YAML at line 2, column 1: expected"
+                       ) as exc:
+        load_config(tmp_path / "bad.yaml")
+    assert "\n" not in str(exc.value)
+    (tmp_path / "empty.toml").write_text("")
+    with pytest.raises(RestorekitError, match="the config is empty"):
+        load_config(tmp_path / "empty.toml")
+    assert load_config(tmp_path / "empty.toml", ["train.steps=3"]).train.steps == 3
 
 
 def test_every_shipped_training_config_loads_and_builds_its_net() -> None:
