@@ -212,3 +212,35 @@ def test_every_shipped_training_config_loads_and_builds_its_net() -> None:
         cfg = load_config(path)
         build_net(cfg.model.name, **cfg.model.config)
         assert not (cfg.train.init_grow and cfg.train.init_partial), path
+
+
+def test_docs_config_lists_every_key_with_its_default() -> None:
+    """docs/config.md is the reference of config keys: one row per dataclass field, whose
+    default column matches the code."""
+    import dataclasses
+    import re
+
+    from restorekit.train.config import DataConfig, ModelConfig, TrainConfig
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z0-9_.]+)` \| [a-z]+ \| ([^|]+) \|", text, re.M))
+    for section, cls in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig)):
+        for f in dataclasses.fields(cls):
+            key = f"{section}.{f.name}"
+            assert key in rows, f"docs/config.md has no row for {key}"
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            shown = rows[key].strip().strip("`")
+            if default is None:
+                assert shown == "none", key
+            elif isinstance(default, bool):
+                assert shown == str(default).lower(), key
+            elif isinstance(default, (dict, list)):
+                assert shown == str(default).replace("'", '"'), key
+            elif isinstance(default, str):
+                assert shown == ('""' if default == "" else default), key
+            else:
+                assert float(shown) == float(default), key
+    documented = {k for k in rows if "." in k}
+    fields = {f"{s}.{f.name}" for s, c in (("model", ModelConfig), ("data", DataConfig),
+                                            ("train", TrainConfig)) for f in dataclasses.fields(c)}
+    assert documented == fields  # no row for a key that no longer exists
