@@ -65,6 +65,11 @@ def get_experiment(name: str) -> Experiment:
     return importlib.import_module(module).EXPERIMENT
 
 
+#: Said beside a report's time: training runs already finished are not run again.
+REUSE_NOTE = ("Training runs already finished in the report's work folder are reused, not "
+              "retrained, so that time can be shorter than a first run's.")
+
+
 def run_experiment(name: str, *, budget: Budget = "quick", out: str | Path = "reports",
                    seed: int = 0, device: str = "auto", quiet: bool = False,
                    data_root: str | Path | None = None,
@@ -86,7 +91,8 @@ def run_experiment(name: str, *, budget: Budget = "quick", out: str | Path = "re
         f"Claim tested: {experiment.claim}",
         "",
         f"Regenerate: `{command}` (budget `{budget}`, {elapsed / 60:.1f} min on "
-        f"{ctx.device_name()}, {platform.machine()}, torch threads {ctx.threads()}).",
+        f"{ctx.device_name()}, {platform.machine()}, torch threads {ctx.threads()}). "
+        f"{REUSE_NOTE}",
         "",
     ]
     return report.write(ctx.out / f"{name}.md", header)
