@@ -32,7 +32,7 @@ import numpy as np
 
 from restorekit.errors import RestorekitError
 from restorekit.reproduce import Experiment, Report, ReproContext
-from restorekit.reproduce.context import read_toml
+from restorekit.reproduce.context import RESUME_HINT, read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "cnn_lstm_mnist"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
@@ -221,7 +221,8 @@ def _train_run(ctx: ReproContext, plan: Plan, noise: str, name: str) -> Any:
     config.name = f"{noise}-{name}"
     config.train.warmup = min(config.train.warmup, b.steps // 2)  # short budgets: half at most
     ctx.log(f"{noise}: training {run['label']} ({config.model.name}, {b.steps} steps) in {out}")
-    return train(config, resume=(out / "checkpoints" / "last.pt").is_file(), quiet=ctx.quiet)
+    return train(config, resume=(out / "checkpoints" / "last.pt").is_file(), quiet=ctx.quiet,
+                 resume_hint=RESUME_HINT)
 
 
 def _throughput(nets: dict[str, Any], batch: tuple[Any, Any], rounds: int, *,

@@ -18,6 +18,8 @@ T = TypeVar("T")
 #: ``--set`` keys that change how fast a run goes, not what it measures (beyond float rounding):
 #: runs made with them share the default work folder.
 SPEED_ONLY_KEYS = frozenset({"train.threads"})
+#: What a training run stopped early inside a reproduction says (``reproduce`` has no --resume).
+RESUME_HINT = "re-run the same reproduce command to continue"
 
 
 @dataclass

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from restorekit.reproduce import Experiment, Report, ReproContext
+from restorekit.reproduce.context import RESUME_HINT
 
 PAPER = {"clean": 98.25, "noisy": 13.68, "denoised": 96.10}
 #: The noise of the sweep: Gaussian, sigma on the 0-255 scale, result clipped to [0, 1] (valid
@@ -102,7 +103,8 @@ def train_config(ctx: ReproContext, toml: str, steps: int, settings: Settings) -
     ctx.log(f"training {config.model.name} ({toml}, {steps} steps) in {out}")
     # resume: a finished run is reused and an interrupted one continues (bit-exact)
     finished = (out / f"{config.name}.safetensors").is_file()
-    result = train(config, resume=(out / "checkpoints" / "last.pt").is_file(), quiet=ctx.quiet)
+    result = train(config, resume=(out / "checkpoints" / "last.pt").is_file(), quiet=ctx.quiet,
+                   resume_hint=RESUME_HINT)
     if result.interrupted:
         from restorekit.errors import RestorekitError
 

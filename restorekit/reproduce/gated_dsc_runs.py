@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from restorekit.errors import RestorekitError
-from restorekit.reproduce.context import ReproContext, read_toml
+from restorekit.reproduce.context import RESUME_HINT, ReproContext, read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "gated_dsc"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
@@ -232,7 +232,7 @@ def train_run(ctx: ReproContext, plan: Plan, name: str, noisy: torch.Tensor,
 
     pixel = config.train.loss in ("mse", "l2")
     kwargs = {"resume": resume, "quiet": ctx.quiet, "callbacks": [measure],
-              "train_set": _train_set(config)}
+              "train_set": _train_set(config), "resume_hint": RESUME_HINT}
     ctx.log(f"training {label} ({name}, {steps} steps) in {out}")
     try:
         if config.train.loss == "perceptual":

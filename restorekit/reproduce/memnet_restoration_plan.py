@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from restorekit.errors import RestorekitError
-from restorekit.reproduce.context import ReproContext, read_toml
+from restorekit.reproduce.context import RESUME_HINT, ReproContext, read_toml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "memnet_restoration"
 PLAN_FILE = CONFIG_DIR / "experiment.toml"
@@ -172,7 +172,8 @@ def train_run(ctx: ReproContext, plan: Plan, key: str, label: str, toml: str,
     config.description = f"{label}: {degradation} ({color})"
     ctx.log(f"training {key} ({config.model.name}, {b.steps} steps) in {out}")
     resume = (out / "checkpoints" / "last.pt").is_file()
-    result = train(config, resume=resume, quiet=ctx.quiet, train_set=_train_set(config))
+    result = train(config, resume=resume, quiet=ctx.quiet, train_set=_train_set(config),
+                   resume_hint=RESUME_HINT)
     if result.interrupted or result.weights is None:
         raise RestorekitError(f"training of {key} stopped at step {result.step}; re-run the "
                               "same command to continue")

@@ -185,7 +185,8 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, *, resume: bool = False,
                  device: str | None = None, quiet: bool = False, train_set: Any = None,
                  val_set: Any = None, callbacks: Sequence[Callback] = (),
-                 log: Callable[[str], None] | None = None, config_format: str = "toml") -> None:
+                 log: Callable[[str], None] | None = None, config_format: str = "toml",
+                 resume_hint: str = "continue with --resume") -> None:
         self.config = resolve_paths(copy.deepcopy(config))
         self.config.validate()
         self.resume = resume
@@ -195,6 +196,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self._log_fn = log
         self.config_format = config_format
+        self.resume_hint = resume_hint  # said when a run stops early (reproduce says its own)
         self.step = 0
         self.epoch = 0
         self.position = 0
@@ -729,7 +731,7 @@ class Trainer:
             why = (f"stopped by signal {signal.Signals(self._signal).name}"
                    if self._signal else "paused")
             self.status(f"{why} at step {self.step}; checkpoint {self.checkpoint_path} "
-                        "(continue with --resume)")
+                        f"({self.resume_hint})")
         elif main:
             self.status(f"done: {self.step} steps in {elapsed:.1f}s; weights {weights}")
         return TrainResult(step=self.step, total_steps=total, out_dir=self.out_dir,

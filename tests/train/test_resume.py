@@ -201,3 +201,13 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches(make_config, tmp_path: Pa
     assert_same_weights(reference.model.state_dict(), resumed)
     # The log too: the loss averaged over a log interval survives the interruption.
     assert log_rows(reference.out_dir) == log_rows(Path(cfg.train.out_dir))
+
+
+def test_a_run_stopped_early_says_how_to_continue(make_config) -> None:
+    messages: list[str] = []
+    Trainer(make_config(train={"steps": 4}), log=messages.append).run(stop_at=2)
+    assert any("paused at step 2" in m and "(continue with --resume)" in m for m in messages)
+    messages.clear()
+    Trainer(make_config("other", train={"steps": 4}), log=messages.append,
+            resume_hint="re-run the same reproduce command to continue").run(stop_at=2)
+    assert any("(re-run the same reproduce command to continue)" in m for m in messages)
