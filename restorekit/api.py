@@ -175,10 +175,8 @@ def check_fit(method: str, task: str, weights: str | None = None,
         if shipped.task != task:
             raise RestorekitError(f"{name} is a {shipped.task} model, not a {task} one (for "
                                   f"{task}: {', '.join(task_models(task)) or 'none'})")
-        if scale is not None and shipped.scales and scale not in shipped.scales:
-            made = "/".join(f"x{s}" for s in shipped.scales)
-            raise RestorekitError(f"{name} restores {made} upscaling only, not x{scale} (for "
-                                  f"x{scale}: --model auto or one made for x{scale})")
+        if not shipped.serves(task, scale):
+            _refuse_scale(name, shipped.scales, scale)
         return
     entry = get_entry(name)
     if entry.kind == "network":
@@ -208,7 +206,7 @@ def make_restorer(method: str | Restorer | None = "auto", *, image_channels: int
     if weights is not None and (method in (None, "", "auto") or _is_zoo_name(method)):
         arch = _arch_of(weights)  # the weights' own architecture, from their model card
         if method not in (None, "", "auto"):
-            shipped = str(_zoo().zoo_models()[method].card["arch"])
+            shipped = _zoo().zoo_models()[method].arch
             if arch != shipped:
                 raise RestorekitError(f"{weights} holds {arch} weights but {method} is a "
                                       f"{shipped}: give {shipped} weights, or --model {arch}")
@@ -321,7 +319,7 @@ def restore_task(image: np.ndarray, task: str = "denoise", *,
         if cache is not None and key in cache:
             return cache[key]
         if isinstance(name, str) and name not in ("", "auto"):
-            check_fit(name, task, weights)
+            check_fit(name, task, weights, scale=scale)
         restorer = make_restorer(name, image_channels=channels, weights=weights,
                                  device=device, task=task, **options)
         if cache is not None:
@@ -373,8 +371,12 @@ def _check_scale_fits(restorer: Restorer, scale: int) -> None:
     """Refuse a super-resolution net made for one scale factor (its ``scale``) at another."""
     own = getattr(getattr(restorer, "net", None), "scale", None)
     if isinstance(own, int) and own != scale:
-        raise RestorekitError(f"{restorer.name} restores x{own} upscaling only, not x{scale} "
-                              f"(for x{scale}: --model auto or one made for x{scale})")
+        _refuse_scale(restorer.name, (own,), scale)
+
+
+def _refuse_scale(name: str | None, made: tuple[int, ...], scale: int | None) -> None:
+    raise RestorekitError(f"{name} restores {'/'.join(f'x{s}' for s in made)} upscaling only, "
+                          f"not x{scale} (for x{scale}: --model auto or one made for x{scale})")
 
 
 def restore_in_ycbcr(image: np.ndarray, restorer: Restorer,

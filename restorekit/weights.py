@@ -92,6 +92,10 @@ def load_state_dict(path: str | Path, *, sha256: str | None = None) -> dict[str,
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read weights: {exc.strerror or exc}") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad weights file
         kind = "safetensors" if path.suffix == ".safetensors" else "PyTorch (torch.save)"
         if isinstance(exc, pickle.UnpicklingError):  # torch's text advises unsafe loading

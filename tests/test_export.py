@@ -221,6 +221,8 @@ def test_cli_export_refuses_random_weights_unless_asked(tmp_path: Path) -> None:
     proc = cli("export", "dncnn", "--format", "torchscript", "-o", str(out))
     assert proc.returncode == 2 and "give its trained --weights" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
+    proc = cli("export", "median", "--format", "onnx", "-o", str(out))
+    assert proc.returncode == 2 and "median is a classical method" in proc.stderr
     proc = cli("export", "dncnn", "--untrained", "--set", "depth=3", "--format", "torchscript",
                "-o", str(out))
     assert proc.returncode == 0, proc.stderr

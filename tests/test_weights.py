@@ -248,3 +248,27 @@ def test_cli_restore_with_weights(saved: tuple[torch.nn.Module, Path], tmp_path:
     restored = read_image(out)
     restored = restored[0] if isinstance(restored, tuple) else restored
     assert np.asarray(restored).shape[:2] == gray_image.shape
+
+
+def test_out_of_memory_and_os_errors_are_not_called_invalid_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import safetensors.torch
+
+    from restorekit.weights import load_state_dict
+
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"x" * 16)
+
+    def exhausted(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError("Unable to allocate")
+
+    monkeypatch.setattr(safetensors.torch, "load_file", exhausted)
+    with pytest.raises(MemoryError):
+        load_state_dict(path)
+
+    def denied(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(safetensors.torch, "load_file", denied)
+    with pytest.raises(WeightsError, match="cannot read weights: Permission denied$"):
+        load_state_dict(path)

@@ -37,8 +37,6 @@ def _restorer(method: str | None, weights: str | None, options: dict[str, Any],
     if method is None and weights is not None:
         from restorekit.weights import read_card
 
-        if not Path(weights).is_file():
-            raise RestorekitError(f"{weights}: weights file not found")
         card = read_card(weights)
         if card is None:
             raise RestorekitError(f"{weights}: no model card beside it; give --method NAME")
@@ -65,7 +63,7 @@ def _emit(text: str, output: str | None) -> None:
               help='Degradation spec, e.g. "gaussian:sigma=100" (repeatable).')
 @click.option("--method", "-m", default=None,
               help="Restorer (any registered name; default: the --weights card's arch, or auto).")
-@click.option("--weights", "-w", type=click.Path(dir_okay=False), default=None,
+@click.option("--weights", "-w", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Network weights (.safetensors with its card, e.g. a trained mnist-dae).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Restorer/network option (repeatable).")

@@ -119,11 +119,13 @@ def export_command(name: str, weights: str | None, fmt: str, output: str,
 
     from restorekit.errors import ImageWriteError
     from restorekit.export import export_module
-    from restorekit.restorers.base import build_net
+    from restorekit.restorers.base import build_net, get_entry
     from restorekit.weights import card_path, load_weights, read_card
     from restorekit.zoo import load_zoo_restorer, zoo_models
 
     shipped = zoo_models().get(name)
+    if not shipped and get_entry(name).kind != "network":  # unknown names get suggestions
+        raise click.UsageError(f"{name} is a classical method; only networks are exported")
     if weights is None and not shipped and not untrained:
         raise click.UsageError(f"{name} is not a shipped model: give its trained --weights "
                                "(or --untrained to export random weights)")

@@ -34,7 +34,8 @@ def reproduce_command(name: str | None, budget: str, out: str, seed: int, device
         return 0
     from restorekit.device import resolve_device
 
-    resolve_device(device)  # an unusable device fails before any training, not after
+    get_experiment(name)  # an unknown name first, then an unusable device: before training
+    resolve_device(device)
     state = get_state()
     path = run_experiment(name, budget=budget, out=out, seed=seed, device=device,  # type: ignore[arg-type]
                           quiet=state.quiet, overrides=overrides)

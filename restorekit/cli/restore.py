@@ -16,12 +16,15 @@ from restorekit.jpeg_quality import BLOCKING_QUALITY, JpegQuality
 from restorekit.train.distributed import dist_info, shard
 
 
-def _is_network(method: str) -> bool:
-    """Whether ``method`` will run a network (auto does wherever the zoo ships a model)."""
+def _is_network(method: str, task: str, masked: bool) -> bool:
+    """Whether ``method`` will run a network: auto does wherever the zoo ships a model, except
+    for inpainting with a mask, which auto does by biharmonic interpolation."""
     from restorekit.api import is_network
     from restorekit.zoo import zoo_models
 
-    return bool(zoo_models()) if method == "auto" else is_network(method)
+    if method == "auto":
+        return bool(zoo_models()) and not (task == "inpaint" and masked)
+    return is_network(method)
 
 
 def _jpeg_remark(quality: JpegQuality | None, task: str) -> str:
@@ -121,12 +124,12 @@ def restore_command(inputs: tuple[str, ...], output: str | None, task: str, meth
         if device == "auto":
             device = f"cuda:{cluster.local_rank}" if _cuda_available() else "cpu"
     config: dict[str, Any] = parse_options(options)
-    if _is_network(method):
+    if _is_network(method, task, mask is not None):
         config.update({"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble})
-    elif self_ensemble:
-        raise click.UsageError(f"--self-ensemble applies to networks; {method} is not one")
-    elif tile is not None:
-        raise click.UsageError(f"--tile applies to networks; {method} is not one")
+    elif self_ensemble or tile is not None:
+        flag = "--self-ensemble" if self_ensemble else "--tile"
+        what = "auto (biharmonic, with a mask)" if method == "auto" else method
+        raise click.UsageError(f"{flag} applies to networks; {what} is not one")
     cache: dict[Any, Any] = {}
 
     def operation(image: np.ndarray, meta: Any, source: Path) -> tuple[np.ndarray, str]:

@@ -37,7 +37,7 @@ def train_command(config: str, overrides: tuple[str, ...], resume: bool, device:
 
     state = get_state()
     quiet = quiet or state.quiet
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, allow_empty=print_config)  # a template, if printed
     if print_config:
         click.echo(dump_toml(config_to_dict(cfg)), nl=False)
         return 0

@@ -30,20 +30,37 @@ def readme_licence(folder: str | Path) -> str | None:
 def _statement(text: str) -> str | None:
     lines = text.splitlines()
     for i, line in enumerate(lines):
+        parts: list[str] = []
         bullet = _BULLET.match(line)
-        if bullet:  # the bullet and its indented continuation lines
+        if bullet:  # the bullet, its indented continuation lines, and a quoted block it ends on
             parts = [bullet.group(1)]
-            for more in lines[i + 1:]:
+            rest = iter(lines[i + 1:])
+            for more in rest:
                 if not more.startswith((" ", "\t")) or not more.strip():
                     break
                 parts.append(more.strip())
-            return " ".join(p for p in parts if p).strip() or None
-        if _HEADING.match(line):  # the section under a licence heading
-            parts = []
+            if " ".join(parts).rstrip().endswith(":"):
+                parts += _fenced_block(lines[i + len(parts):])
+        elif _HEADING.match(line):  # the section under a licence heading
             for more in lines[i + 1:]:
                 if more.startswith("#"):
                     break
                 if more.strip():
                     parts.append(more.strip().lstrip("-* ").strip())
-            return " ".join(parts).strip() or None
+        statement = " ".join(p for p in parts if p).strip()
+        if statement:
+            return statement
     return None
+
+
+def _fenced_block(lines: list[str]) -> list[str]:
+    """The lines of a ``` block that starts after at most a blank line (the text quoted)."""
+    lines = lines[1:] if lines and not lines[0].strip() else lines
+    if not lines or not lines[0].startswith("```"):
+        return []
+    inside = []
+    for line in lines[1:]:
+        if line.startswith("```"):
+            break
+        inside.append(line.strip())
+    return inside

@@ -36,6 +36,7 @@ import numpy as np
 
 from restorekit.evaluate.report import new_figure, save_figure
 from restorekit.reproduce import Experiment, Report, ReproContext
+from restorekit.reproduce.context import RESUME_HINT
 
 #: The paper's final losses (Sec. V), read as MSE on the 0-255 scale (the paper gives no unit).
 PAPER = {"train_loss": 48.3067, "val_loss": 61.0770}
@@ -249,7 +250,7 @@ def _train(ctx: ReproContext, toml: str, steps: int, batch: int, patch: int, s: 
     ctx.log(f"training {config.model.name} ({toml}, {steps} steps x {batch}) in {out}")
     trainer = _trainer_class(config.model.name == "sidd-ae")(
         config, resume=(out / "checkpoints" / "last.pt").is_file(),
-                      quiet=ctx.quiet, train_set=train_set)
+                      quiet=ctx.quiet, train_set=train_set, resume_hint=RESUME_HINT)
     result = trainer.run()
     if result.interrupted:
         raise RestorekitError(f"training of {toml} was interrupted at step {result.step}; "

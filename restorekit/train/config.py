@@ -474,13 +474,17 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
-                resolve: bool = True) -> ExperimentConfig:
-    """Read a TOML/YAML config, apply ``--set`` overrides, expand paths and validate it."""
+                resolve: bool = True, allow_empty: bool = True) -> ExperimentConfig:
+    """Read a TOML/YAML config, apply ``--set`` overrides, expand paths and validate it.
+
+    ``allow_empty=False`` refuses a file that sets nothing when no override does either
+    (training every default at once is never what was meant)."""
     path = Path(path)
     data = _read(path)
-    if not data and not overrides:  # every default at once is never what was meant
-        raise RestorekitError(f"{path}: the config is empty; give at least [model], [data] "
-                              "and [train] (examples: restorekit/experiments/examples/)")
+    if not (data or overrides or allow_empty):
+        raise RestorekitError(f"{path}: the config sets nothing; a run needs its [model], "
+                              "[data] and [train] choices (examples: "
+                              "restorekit/experiments/examples/)")
     config = config_from_dict(data, name=path.stem)
     apply_overrides(config, overrides)
     if resolve:

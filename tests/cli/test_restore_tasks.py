@@ -109,7 +109,12 @@ def test_task_usage_errors_are_one_line(tmp_path: Path) -> None:
     write_png(tmp_path / "a.png", smooth())
     for args, text in ((("--task", "sr"), "--scale"),
                        (("--mask", str(tmp_path / "a.png")), "--task inpaint"),
-                       (("--model", "median", "--self-ensemble"), "applies to networks")):
+                       (("--model", "median", "--self-ensemble"), "applies to networks"),
+                       # auto inpainting with a mask is biharmonic: refused before reading
+                       (("--task", "inpaint", "--mask", str(tmp_path / "a.png"),
+                         "--self-ensemble"), "--self-ensemble applies to networks; auto"),
+                       (("--task", "inpaint", "--mask", str(tmp_path / "a.png"), "--tile",
+                         "64"), "--tile applies to networks; auto")):
         proc = run("restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), *args)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert proc.returncode != 0 and "Traceback" not in proc.stderr

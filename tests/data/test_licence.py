@@ -27,3 +27,16 @@ def test_section_under_a_licence_heading_and_none(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("- Licence: " + "long " * 500)
     assert len(readme_licence(tmp_path)) == MAX_CHARS
     assert readme_licence(tmp_path / "a" / "b") is None  # no README there nor in its parent
+
+
+def test_a_bullet_ending_on_a_colon_takes_the_quoted_block(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text(
+        "- License: NON-COMMERCIAL use only. Its License.txt, verbatim:\n\n```\n"
+        "Copyright (c) 2018\n  Use for research only.\n```\n\n- Next: x\n")
+    assert readme_licence(tmp_path) == ("NON-COMMERCIAL use only. Its License.txt, verbatim: "
+                                        "Copyright (c) 2018 Use for research only.")
+
+
+def test_an_empty_licence_heading_does_not_hide_a_later_statement(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("## License\n\n## Files\n- License: CC0\n")
+    assert readme_licence(tmp_path) == "CC0"

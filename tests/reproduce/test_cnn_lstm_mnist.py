@@ -162,3 +162,12 @@ def test_a_baseline_still_drawing_the_mean_digit_leaves_the_claim_untested() -> 
                "white": {"cnn-cnn": run("cnn-cnn", 0.3)}}
     assert exp._collapsed_baselines(results) == ["salt-pepper"]
     assert exp._collapse_notes("salt-pepper", results["salt-pepper"]["cnn-cnn"])
+
+
+def test_a_failure_against_a_baseline_that_learnt_outweighs_an_untested_condition() -> None:
+    word, why = exp._claim({"salt-pepper": True, "white": False}, ["salt-pepper"])
+    assert word == "**does not hold**" and "in white" in why
+    word, why = exp._claim({"salt-pepper": True, "white": True}, ["white"])
+    assert word == "is **not tested**" and "mean digit in white" in why
+    word, why = exp._claim({"salt-pepper": True, "white": True}, [])
+    assert word == "**holds**" and "(salt-pepper, white)" in why

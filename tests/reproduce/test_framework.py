@@ -96,3 +96,12 @@ def test_cli_records_set_in_the_regenerate_command(toy_experiment: str, tmp_path
                                                     "--set", "train.lr=0.5"])
     assert result.exit_code == 0, result.output
     assert "--set train.lr=0.5" in (tmp_path / "toy.md").read_text()
+
+
+def test_every_experiment_that_trains_tells_a_stopped_run_how_to_continue() -> None:
+    """reproduce has no --resume: each experiment's trainer is given RESUME_HINT."""
+    root = Path(__file__).resolve().parents[2] / "restorekit" / "reproduce"
+    for path in sorted(root.glob("*.py")):
+        text = path.read_text()
+        if "train(config" in text or ("Trainer" in text and "resume=" in text):
+            assert "RESUME_HINT" in text, path.name

@@ -195,9 +195,11 @@ def test_bad_files(tmp_path: Path) -> None:
         load_config(tmp_path / "bad.yaml")
     assert "\n" not in str(exc.value)
     (tmp_path / "empty.toml").write_text("")
-    with pytest.raises(RestorekitError, match="the config is empty"):
-        load_config(tmp_path / "empty.toml")
-    assert load_config(tmp_path / "empty.toml", ["train.steps=3"]).train.steps == 3
+    with pytest.raises(RestorekitError, match="the config sets nothing"):
+        load_config(tmp_path / "empty.toml", allow_empty=False)
+    assert load_config(tmp_path / "empty.toml", ["train.steps=3"],
+                       allow_empty=False).train.steps == 3
+    assert load_config(tmp_path / "empty.toml").train.steps == 1000  # every default
 
 
 def test_every_shipped_training_config_loads_and_builds_its_net() -> None:
