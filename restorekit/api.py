@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -374,7 +374,7 @@ def _check_scale_fits(restorer: Restorer, scale: int) -> None:
         _refuse_scale(restorer.name, (own,), scale)
 
 
-def _refuse_scale(name: str | None, made: tuple[int, ...], scale: int | None) -> None:
+def _refuse_scale(name: str | None, made: tuple[int, ...], scale: int | None) -> NoReturn:
     raise RestorekitError(f"{name} restores {'/'.join(f'x{s}' for s in made)} upscaling only, "
                           f"not x{scale} (for x{scale}: --model auto or one made for x{scale})")
 

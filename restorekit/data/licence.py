@@ -34,8 +34,7 @@ def _statement(text: str) -> str | None:
         bullet = _BULLET.match(line)
         if bullet:  # the bullet, its indented continuation lines, and a quoted block it ends on
             parts = [bullet.group(1)]
-            rest = iter(lines[i + 1:])
-            for more in rest:
+            for more in lines[i + 1:]:
                 if not more.startswith((" ", "\t")) or not more.strip():
                     break
                 parts.append(more.strip())
