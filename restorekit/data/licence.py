@@ -8,6 +8,7 @@ licence. A card copies that text, so weights trained on non-commercial data say 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 _BULLET = re.compile(r"^\s*[-*]\s*Licen[cs]e[^:]*:\s*(.*)$", re.I)
@@ -25,6 +26,17 @@ def readme_licence(folder: str | Path) -> str | None:
             if text:
                 return text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…"
     return None
+
+
+def data_licence(roots: Iterable[str | Path]) -> str:
+    """What the README.md beside each training folder says of its licence, in one line for a
+    model card (each folder named when there are several)."""
+    found = {Path(r).name: readme_licence(r) for r in roots}
+    if not any(found.values()):
+        return "not stated beside the data; give it as data.licence"
+    if len(found) == 1:
+        return next(iter(found.values())) or ""
+    return "; ".join(f"{name}: {text or 'not stated'}" for name, text in found.items())
 
 
 def _statement(text: str) -> str | None:

@@ -86,18 +86,6 @@ class TrainResult:
         return 128 + self.signal if self.signal else 1
 
 
-def _readme_licences(roots: list[str]) -> str:
-    """What the README.md beside each training folder says of its licence, for the card."""
-    from restorekit.data.licence import readme_licence
-
-    found = {Path(r).name: readme_licence(r) for r in roots}
-    if not any(found.values()):
-        return "not stated beside the data; give it as data.licence"
-    if len(found) == 1:
-        return next(iter(found.values())) or ""
-    return "; ".join(f"{name}: {text or 'not stated'}" for name, text in found.items())
-
-
 def build_datasets(config: ExperimentConfig) -> tuple[Any, Any]:
     """The training and validation datasets of ``config`` (validation None without val_root)."""
     try:
@@ -587,6 +575,7 @@ class Trainer:
     def export(self, elapsed: float) -> Path:
         """Write the eval net as ``out_dir/NAME.safetensors`` plus its model card (rank 0)."""
         from restorekit.data import source_name
+        from restorekit.data.licence import data_licence
         from restorekit.weights import save_weights
 
         cfg, d = self.config, self.config.data
@@ -608,7 +597,7 @@ class Trainer:
                 "val_degradation": d.val_degradation or d.degradation,
                 "color": d.color,
                 "patch_size": d.patch_size,
-                "licence": d.licence or _readme_licences(d.train_roots),
+                "licence": d.licence or data_licence(d.train_roots),
             },
             "val": {k: v for k, v in self.last_val.items() if math.isfinite(v)},
             "training": portable,
